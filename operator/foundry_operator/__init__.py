@@ -1,0 +1,3 @@
+"""foundry-agent-operator: manage Microsoft Foundry hosted agents from Kubernetes."""
+
+__version__ = "0.1.0"
