@@ -1,0 +1,59 @@
+# The two commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= .demo
+
+.PHONY: install test unit integration e2e lint format crds controlplane demo demo-stop bench clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency declaration or the lock changes.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	@touch $@
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^foundry-agent-operator' > constraints.txt
+	rm -rf .lock-venv
+
+# Builds (or finds) etcd, kube-apiserver, kubectl and helm once, with progress on screen,
+# so the test session itself never waits on a compiler.
+controlplane: install
+	$(BIN)/foundry-operator devcluster build
+
+test: lint controlplane
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: controlplane
+	$(BIN)/pytest tests/integration
+
+e2e: controlplane
+	$(BIN)/pytest tests/e2e
+
+lint: install
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format operator tests
+	$(BIN)/ruff check --fix operator tests
+
+crds: install
+	$(BIN)/foundry-operator crds
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,372 @@
+"""Start and stop etcd + kube-apiserver on loopback, as background processes.
+
+A cluster lives in one directory::
+
+    DIR/kubeconfig        admin user (group system:masters), https://127.0.0.1:PORT
+    DIR/cluster.json      ports and binary paths, so a restart keeps the same address
+    DIR/bin/              kubectl and helm (links into the cache) for PATH
+    DIR/pki/              certificates and keys (see pki.py)
+    DIR/etcd-data/        etcd's data: a stop/start keeps every object
+    DIR/logs/*.log        each process's output
+    DIR/pids/*.pid        what ``stop`` stops, and nothing else
+
+No controllers run: namespaces never finish deleting, Deployments never get Pods and
+there is no garbage collector. Tests and the demo plan for that.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from . import binaries, pki
+
+ETCD = "etcd"
+APISERVER = "kube-apiserver"
+_COMPONENTS = (ETCD, APISERVER)
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not start or stop; the message points at the log to read."""
+
+
+@dataclass
+class _State:
+    etcd_client_port: int
+    etcd_peer_port: int
+    apiserver_port: int
+    binaries: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process; a zombie (our own exited child) counts as dead."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+class DevCluster:
+    """One local control plane, identified by its directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.pki = pki.Pki(self.root / "pki")
+        self.logs = self.root / "logs"
+        self.pids = self.root / "pids"
+        self.bin = self.root / "bin"
+        self.kubeconfig = self.root / "kubeconfig"
+        self._state_file = self.root / "cluster.json"
+
+    # --- process bookkeeping ------------------------------------------------------------
+
+    def _pid_file(self, component: str) -> Path:
+        return self.pids / f"{component}.pid"
+
+    def pid(self, component: str) -> int | None:
+        """The pid of a component this directory started, if it is still running."""
+        try:
+            pid = int(self._pid_file(component).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        # The directory is on the command line of both processes: a recycled pid that
+        # belongs to something else is never taken for ours.
+        if _alive(pid) and str(self.root) in _cmdline(pid):
+            return pid
+        return None
+
+    def running(self) -> bool:
+        return all(self.pid(c) is not None for c in _COMPONENTS)
+
+    def _load_state(self) -> _State | None:
+        try:
+            return _State(**json.loads(self._state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    @property
+    def apiserver_url(self) -> str:
+        state = self._load_state()
+        if state is None:
+            raise ClusterError(f"no cluster in {self.root}: run `devcluster start` first")
+        return f"https://127.0.0.1:{state.apiserver_port}"
+
+    # --- start --------------------------------------------------------------------------
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start whatever is not running yet and return once /readyz says ok."""
+        paths = binaries.ensure()
+        for d in (self.root, self.logs, self.pids, self.bin):
+            d.mkdir(parents=True, exist_ok=True)
+        for name in ("kubectl", "helm"):
+            link = self.bin / name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(paths[name])
+        if not self.pki.complete():
+            pki.generate(self.pki)
+
+        state = self._load_state()
+        etcd_running = self.pid(ETCD) is not None
+        apiserver_running = self.pid(APISERVER) is not None
+        if state is None:
+            state = _State(_free_port(), _free_port(), _free_port(), {})
+        else:
+            # Keep the old address when we can, so clients holding the kubeconfig reconnect.
+            if not etcd_running:
+                if not _port_free(state.etcd_client_port):
+                    state.etcd_client_port = _free_port()
+                if not _port_free(state.etcd_peer_port):
+                    state.etcd_peer_port = _free_port()
+            if not apiserver_running and not _port_free(state.apiserver_port):
+                state.apiserver_port = _free_port()
+        state.binaries = {k: str(v) for k, v in paths.items()}
+        self._state_file.write_text(json.dumps(asdict(state), indent=2))
+        self._write_kubeconfig(state)
+
+        deadline = time.monotonic() + timeout
+        if not etcd_running:
+            self._spawn(ETCD, self._etcd_args(state, paths[ETCD]))
+            self._wait(ETCD, deadline, self._etcd_healthy, state)
+        if not apiserver_running:
+            self._spawn(APISERVER, self._apiserver_args(state, paths[APISERVER]))
+        self._wait(APISERVER, deadline, self._apiserver_ready, state)
+
+    def _etcd_args(self, state: _State, binary: Path) -> list[str]:
+        client = f"http://127.0.0.1:{state.etcd_client_port}"
+        peer = f"http://127.0.0.1:{state.etcd_peer_port}"
+        return [
+            str(binary),
+            "--name=devcluster",
+            f"--data-dir={self.root / 'etcd-data'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=devcluster={peer}",
+            # A throwaway local store: durability on power loss is not worth the fsyncs.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, state: _State, binary: Path) -> list[str]:
+        url = f"https://127.0.0.1:{state.apiserver_port}"
+        return [
+            str(binary),
+            f"--etcd-servers=http://127.0.0.1:{state.etcd_client_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={state.apiserver_port}",
+            f"--cert-dir={self.pki.root}",
+            f"--tls-cert-file={self.pki.serving_cert}",
+            f"--tls-private-key-file={self.pki.serving_key}",
+            f"--client-ca-file={self.pki.client_ca}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={url}",
+            f"--service-account-key-file={self.pki.sa_pub}",
+            f"--service-account-signing-key-file={self.pki.sa_key}",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            # No controller-manager creates default ServiceAccounts; without this, every Pod
+            # would be refused. PodSecurity admission stays on (the chart is tested with it).
+            "--disable-admission-plugins=ServiceAccount",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _spawn(self, component: str, args: list[str]) -> None:
+        log = (self.logs / f"{component}.log").open("ab")
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            # Its own session: the process outlives the command that started it and does not
+            # get the terminal's Ctrl-C.
+            start_new_session=True,
+        )
+        log.close()
+        self._pid_file(component).write_text(f"{proc.pid}\n")
+
+    def _wait(
+        self,
+        component: str,
+        deadline: float,
+        probe: Callable[[_State], bool],
+        state: _State,
+    ) -> None:
+        while time.monotonic() < deadline:
+            if self.pid(component) is None:
+                raise ClusterError(
+                    f"{component} exited during start-up; last lines of its log:\n"
+                    + self._log_tail(component)
+                )
+            if probe(state):
+                return
+            time.sleep(0.2)
+        raise ClusterError(
+            f"{component} was not ready in time; last lines of its log:\n"
+            + self._log_tail(component)
+        )
+
+    def _log_tail(self, component: str, lines: int = 30) -> str:
+        try:
+            text = (self.logs / f"{component}.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _etcd_healthy(self, state: _State) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{state.etcd_client_port}/health", timeout=2
+            ) as resp:
+                return bool(json.loads(resp.read()).get("health") == "true")
+        except (OSError, ValueError):
+            return False
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.pki.serving_ca))
+        ctx.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
+        return ctx
+
+    def _apiserver_ready(self, state: _State) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{state.apiserver_port}/readyz",
+                timeout=2,
+                context=self.ssl_context(),
+            ) as resp:
+                return bool(resp.read().strip() == b"ok")
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _write_kubeconfig(self, state: _State) -> None:
+        def b64(path: Path) -> str:
+            return base64.b64encode(path.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "devcluster",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{state.apiserver_port}",
+                        "certificate-authority-data": b64(self.pki.serving_ca),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "devcluster-admin",
+                    "user": {
+                        "client-certificate-data": b64(self.pki.admin_cert),
+                        "client-key-data": b64(self.pki.admin_key),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "devcluster",
+                    "context": {
+                        "cluster": "devcluster",
+                        "user": "devcluster-admin",
+                        "namespace": "default",
+                    },
+                }
+            ],
+            "current-context": "devcluster",
+        }
+        tmp = self.kubeconfig.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+        tmp.chmod(0o600)
+        os.replace(tmp, self.kubeconfig)
+
+    # --- stop ---------------------------------------------------------------------------
+
+    def stop(
+        self, components: tuple[str, ...] = (APISERVER, ETCD), grace: float = 10.0
+    ) -> list[str]:
+        """Stop the processes this directory started (API server first); return their names."""
+        stopped: list[str] = []
+        for component in components:
+            pid = self.pid(component)
+            if pid is not None:
+                self._terminate(pid, grace)
+                stopped.append(component)
+            self._pid_file(component).unlink(missing_ok=True)
+        return stopped
+
+    @staticmethod
+    def _terminate(pid: int, grace: float) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+
+    # --- env ----------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """What a shell needs to use this cluster with its own kubectl and helm."""
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def env_exports(self) -> str:
+        return (
+            f"export KUBECONFIG={_quote(str(self.kubeconfig))}\n"
+            f'export PATH={_quote(str(self.bin))}:"$PATH"\n'
+        )
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"

@@ -1,0 +1,35 @@
+"""Pinned versions of the control-plane binaries the devcluster builds.
+
+Kubernetes 1.36 is the newest GA minor on the Go module proxy; etcd 3.6.8 is the exact
+release kubernetes v1.36.3 pins in its go.mod, so the pair is one Kubernetes tests itself
+with. Helm stays on the 3.x line, which is what platform teams run today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KUBERNETES_VERSION = "1.36.3"
+ETCD_VERSION = "3.6.8"
+HELM_VERSION = "3.22.0"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A binary the devcluster needs, and the version family it accepts."""
+
+    binary: str
+    version: str
+    # A binary found on PATH / KUBEBUILDER_ASSETS is accepted when its version starts with
+    # this prefix: the same minor is what matters for API behaviour.
+    accept_prefix: str
+
+
+KUBE_APISERVER = Component(
+    "kube-apiserver", KUBERNETES_VERSION, KUBERNETES_VERSION.rsplit(".", 1)[0] + "."
+)
+KUBECTL = Component("kubectl", KUBERNETES_VERSION, KUBERNETES_VERSION.rsplit(".", 1)[0] + ".")
+ETCD = Component("etcd", ETCD_VERSION, ETCD_VERSION.rsplit(".", 1)[0] + ".")
+HELM = Component("helm", HELM_VERSION, "3.")
+
+ALL = (ETCD, KUBE_APISERVER, KUBECTL, HELM)

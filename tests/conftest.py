@@ -1,0 +1,132 @@
+"""Shared fixtures: one real control plane per test session, one namespace per test.
+
+The session starts a devcluster (real etcd + kube-apiserver, built from Go modules and
+cached) unless the caller points at an existing cluster with ``--kubeconfig PATH`` or
+``FOUNDRY_TEST_KUBECONFIG``. A plain ``KUBECONFIG`` in the shell is deliberately ignored:
+tests create CRDs and namespaces, and must never land on a cluster by accident.
+
+``FOUNDRY_TEST_CLUSTER_DIR=DIR`` keeps a devcluster running between sessions (faster
+local iteration); it is started if needed and left running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes.client import ApiClient
+from kubernetes.config import new_client_from_config
+
+from foundry_operator.devcluster import binaries, versions
+from foundry_operator.devcluster.cluster import DevCluster
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kubeconfig",
+        default=os.environ.get("FOUNDRY_TEST_KUBECONFIG"),
+        help="run integration tests against this existing cluster instead of a devcluster",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The folder is the tier: tests/unit, tests/integration, tests/e2e.
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@dataclass(frozen=True)
+class KubeEnv:
+    kubeconfig: Path
+    kubectl_bin: Path
+    helm_bin: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["PATH"] = f"{self.kubectl_bin.parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def kube(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KubeEnv]:
+    existing = request.config.getoption("--kubeconfig")
+    if existing:
+        tools = binaries.ensure((versions.KUBECTL, versions.HELM))
+        yield KubeEnv(Path(existing), tools["kubectl"], tools["helm"])
+        return
+    keep_dir = os.environ.get("FOUNDRY_TEST_CLUSTER_DIR")
+    root = Path(keep_dir) if keep_dir else tmp_path_factory.mktemp("devcluster")
+    cluster = DevCluster(root)
+    cluster.start()
+    tools = binaries.ensure((versions.KUBECTL, versions.HELM))
+    try:
+        yield KubeEnv(cluster.kubeconfig, tools["kubectl"], tools["helm"])
+    finally:
+        if not keep_dir:
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kubectl(kube: KubeEnv) -> Kubectl:
+    def run(
+        *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(kube.kubectl_bin), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=kube.env,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
+            )
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    base = request.node.name.lower().replace("_", "-")
+    base = "".join(c for c in base if c.isalnum() or c == "-")[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    yield name
+    # No namespace controller runs in a devcluster: deletion never completes, so don't wait.
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def crd_installed(kubectl: Kubectl) -> None:
+    """The project's CRDs, applied and Established."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+
+
+@pytest.fixture(scope="session")
+def api_client(kube: KubeEnv) -> Iterator[ApiClient]:
+    api = new_client_from_config(config_file=str(kube.kubeconfig))
+    try:
+        yield api
+    finally:
+        api.close()
