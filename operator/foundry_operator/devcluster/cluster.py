@@ -195,6 +195,8 @@ class DevCluster:
             f"--etcd-servers=http://127.0.0.1:{state.etcd_client_port}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # Endpoints may not point at loopback; nothing in-cluster needs them here.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={state.apiserver_port}",
             f"--cert-dir={self.pki.root}",
             f"--tls-cert-file={self.pki.serving_cert}",
