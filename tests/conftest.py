@@ -24,6 +24,8 @@ from kubernetes.config import new_client_from_config
 
 from foundry_operator.devcluster import binaries, versions
 from foundry_operator.devcluster.cluster import DevCluster
+from foundry_operator.emulator.process import EmulatorProcess
+from foundry_operator.local import OperatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -130,3 +132,58 @@ def api_client(kube: KubeEnv) -> Iterator[ApiClient]:
         yield api
     finally:
         api.close()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One Foundry emulator for the session; its env is applied to this process too, so an
+    unmodified ``DefaultAzureCredential`` in a test gets tokens from it."""
+    emu = EmulatorProcess.start(
+        tmp_path_factory.mktemp("emulator"),
+        config={"lifecycle": {"provisioning_seconds": 0.5}},
+    )
+    saved = dict(os.environ)
+    emu.apply_env()
+    try:
+        yield emu
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        emu.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_process(
+    kube: KubeEnv,
+    crd_installed: None,
+    emulator: EmulatorProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    """`foundry-operator run` as a separate process, watching all namespaces."""
+    proc = OperatorProcess(
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        kubeconfig=kube.kubeconfig,
+        foundry_env=emulator.env,
+        args=["--metrics-port", "0", "--health-port", "0"],
+    )
+    proc.start()
+    proc.wait_until_logged("Initial authentication has finished")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def running_operator(
+    operator_process: OperatorProcess, emulator: EmulatorProcess
+) -> Iterator[OperatorProcess]:
+    """The session's operator, started again if an earlier test stopped it, with the
+    emulator's runtime settings back at their defaults afterwards."""
+    if not operator_process.running():
+        operator_process.start()
+        operator_process.wait_until_logged("Initial authentication has finished")
+    yield operator_process
+    admin = emulator.admin()
+    admin.set_provisioning_delay(0.5)
+    admin.clear_faults()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from azure.ai.projects.aio import AIProjectClient
@@ -32,6 +32,7 @@ from azure.core.exceptions import (
 )
 
 from .. import __version__, metrics
+from ..reconcile.observed import AgentInfo, VersionInfo
 
 T = TypeVar("T")
 
@@ -50,31 +51,6 @@ class FoundryError(Exception):
         where = f"HTTP {self.status}" if self.status else "no response"
         code = f" {self.code}" if self.code else ""
         return f"{self.operation}: {where}{code}: {self.message}"
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """What the operator needs to know about one agent version."""
-
-    agent: str
-    version: str
-    status: str
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    error_code: str | None = None
-    error_message: str | None = None
-    created_at: int = 0
-
-    @property
-    def number(self) -> int:
-        return int(self.version) if self.version.isdigit() else -1
-
-
-@dataclass(frozen=True)
-class AgentInfo:
-    name: str
-    # version -> traffic percentage, from the endpoint's FixedRatio rules
-    routing: Mapping[str, int] = field(default_factory=dict)
-    enabled: bool = True
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:

@@ -1,0 +1,533 @@
+"""The HostedAgent ``spec``: what users write, and the single source of the CRD schema.
+
+Field descriptions are user documentation: they become ``kubectl explain`` text. Every
+string and list is bounded because the apiserver estimates the worst-case cost of each CEL
+rule from those bounds and refuses a CRD whose rules could cost too much.
+
+Choices made where Foundry is vague (see foundry-api.md):
+- cpu 0.25-4 cores and memory 0.5Gi-8Gi: the widest official range (azure.yaml reference).
+- idleTimeoutSeconds 120-14400: the SDK 2.10 docstring; other docs say up to 3600.
+- description at most 512 characters: OpenAI's agent limit; Foundry documents none.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+
+from foundry_operator.api import patterns
+from foundry_operator.api.quantity import quantity_in_range
+from foundry_operator.api.reserved import (
+    METADATA_KEY_MAX_LENGTH,
+    METADATA_VALUE_MAX_LENGTH,
+    RESERVED_METADATA_PREFIX,
+    USER_METADATA_MAX_PAIRS,
+)
+from foundry_operator.api.rules import CrdModel, Rule, k8s_extra
+
+CPU_MIN, CPU_MAX = "250m", "4"
+MEMORY_MIN, MEMORY_MAX = "512Mi", "8Gi"
+IDLE_TIMEOUT_MIN, IDLE_TIMEOUT_MAX = 120, 14400
+RESERVED_ENV_PREFIXES = ("FOUNDRY_", "AGENT_")
+REVISION_HISTORY_LIMIT_MAX = 100
+MAX_ENV = 128
+MAX_TOOLS = 32
+MAX_PROTOCOLS = 8
+
+_AGENT_NAME_RE = patterns.matcher(patterns.AGENT_NAME)
+_IMAGE_RE = patterns.matcher(patterns.IMAGE)
+_ENV_NAME_RE = patterns.matcher(patterns.ENV_NAME)
+_CONFIG_KEY_RE = patterns.matcher(patterns.CONFIG_KEY)
+_DNS_SUBDOMAIN_RE = patterns.matcher(patterns.DNS_SUBDOMAIN)
+_SEMVER_RE = patterns.matcher(patterns.SEMVER)
+_MCP_LABEL_RE = patterns.matcher(patterns.MCP_SERVER_LABEL)
+
+
+def is_valid_agent_name(name: str) -> bool:
+    return _AGENT_NAME_RE.fullmatch(name) is not None
+
+
+AGENT_NAME_MESSAGE = (
+    "must be 1-63 letters, digits or '-', starting and ending with a letter or digit"
+)
+
+# --- field types with their rules ------------------------------------------------------
+
+AgentName = Annotated[
+    str,
+    Field(min_length=1, max_length=63),
+    Rule(
+        f"self.matches('{patterns.AGENT_NAME}')",
+        f"spec.agentName {AGENT_NAME_MESSAGE}",
+        check=is_valid_agent_name,
+    ),
+    Rule("self == oldSelf", "spec.agentName is immutable; create a new HostedAgent instead"),
+]
+
+Image = Annotated[
+    str,
+    Field(min_length=1, max_length=512),
+    Rule(
+        f"self.matches('{patterns.IMAGE}')",
+        "spec.image must be a full image reference with registry, repository and tag or "
+        "digest, like myregistry.azurecr.io/agents/chat:1.4 or ...@sha256:<64 hex digits>",
+        check=lambda v: _IMAGE_RE.fullmatch(v) is not None,
+    ),
+]
+
+Cpu = Annotated[
+    str,
+    Field(min_length=1, max_length=16),
+    Rule(
+        f"isQuantity(self) && quantity(self).compareTo(quantity('{CPU_MIN}')) >= 0"
+        f" && quantity(self).compareTo(quantity('{CPU_MAX}')) <= 0",
+        f'spec.cpu must be a quantity between {CPU_MIN} and {CPU_MAX} cores, like "0.5" or "1"',
+        check=lambda v: quantity_in_range(v, CPU_MIN, CPU_MAX),
+    ),
+]
+
+Memory = Annotated[
+    str,
+    Field(min_length=1, max_length=16),
+    Rule(
+        f"isQuantity(self) && quantity(self).compareTo(quantity('{MEMORY_MIN}')) >= 0"
+        f" && quantity(self).compareTo(quantity('{MEMORY_MAX}')) <= 0",
+        f'spec.memory must be a quantity between {MEMORY_MIN} and {MEMORY_MAX}, like "2Gi"',
+        check=lambda v: quantity_in_range(v, MEMORY_MIN, MEMORY_MAX),
+    ),
+]
+
+ObjectName = Annotated[
+    str,
+    Field(min_length=1, max_length=253),
+    Rule(
+        f"self.matches('{patterns.DNS_SUBDOMAIN}')",
+        "spec.env[].valueFrom: name must be a valid Kubernetes object name (lowercase DNS "
+        "subdomain)",
+        check=lambda v: _DNS_SUBDOMAIN_RE.fullmatch(v) is not None,
+    ),
+]
+
+ConfigKey = Annotated[
+    str,
+    Field(min_length=1, max_length=253),
+    Rule(
+        f"self.matches('{patterns.CONFIG_KEY}')",
+        "spec.env[].valueFrom: key must consist of letters, digits, '-', '_' or '.'",
+        check=lambda v: _CONFIG_KEY_RE.fullmatch(v) is not None,
+    ),
+]
+
+
+def _env_name_allowed(name: str) -> bool:
+    return not name.startswith(RESERVED_ENV_PREFIXES)
+
+
+EnvName = Annotated[
+    str,
+    Field(min_length=1, max_length=256),
+    Rule(
+        f"self.matches('{patterns.ENV_NAME}')",
+        "spec.env[].name must be a letter or '_' followed by letters, digits or '_'",
+        check=lambda v: _ENV_NAME_RE.fullmatch(v) is not None,
+    ),
+    Rule(
+        " && ".join(f"!self.startsWith('{p}')" for p in RESERVED_ENV_PREFIXES),
+        "spec.env[].name must not start with "
+        + " or ".join(RESERVED_ENV_PREFIXES)
+        + ": Foundry reserves those prefixes",
+        check=_env_name_allowed,
+    ),
+]
+
+ProtocolVersionString = Annotated[
+    str,
+    Field(min_length=1, max_length=64),
+    Rule(
+        f"self.matches('{patterns.SEMVER}')",
+        'spec.protocols[].version must be a semantic version like "1.0.0"',
+        check=lambda v: _SEMVER_RE.fullmatch(v) is not None,
+    ),
+]
+
+
+def _metadata_keys_allowed(metadata: dict[str, str]) -> bool:
+    return all(
+        0 < len(k) <= METADATA_KEY_MAX_LENGTH and not k.startswith(RESERVED_METADATA_PREFIX)
+        for k in metadata
+    )
+
+
+UserMetadata = Annotated[
+    dict[str, Annotated[str, Field(max_length=METADATA_VALUE_MAX_LENGTH)]],
+    Field(max_length=USER_METADATA_MAX_PAIRS),
+    Rule(
+        f"self.all(k, size(k) >= 1 && size(k) <= {METADATA_KEY_MAX_LENGTH})",
+        f"spec.metadata keys must be 1-{METADATA_KEY_MAX_LENGTH} characters",
+        check=lambda m: all(0 < len(k) <= METADATA_KEY_MAX_LENGTH for k in m),
+    ),
+    Rule(
+        f"self.all(k, !k.startsWith('{RESERVED_METADATA_PREFIX}'))",
+        f"spec.metadata keys starting with '{RESERVED_METADATA_PREFIX}' are reserved for the "
+        "operator",
+        check=_metadata_keys_allowed,
+    ),
+]
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+# --- enums ---------------------------------------------------------------------------
+
+
+class AgentProtocol(StrEnum):
+    """Ingress protocols a hosted agent can serve (the SDK's AgentEndpointProtocol values)."""
+
+    ACTIVITY = "activity"
+    RESPONSES = "responses"
+    A2A = "a2a"
+    MCP = "mcp"
+    INVOCATIONS = "invocations"
+    VOICE = "voice"
+    INVOCATIONS_WS = "invocations_ws"
+    VOICE_CONVERSATION_ENGINE = "voice_conversation_engine"
+
+
+class DeletionPolicy(StrEnum):
+    """What happens in Foundry when the HostedAgent is deleted."""
+
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
+class McpApproval(StrEnum):
+    """Whether MCP tool calls need approval."""
+
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+# --- nested objects ------------------------------------------------------------------
+
+
+class ProtocolVersion(CrdModel):
+    """A protocol the agent container serves, and the version of its contract."""
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "self.protocol != 'voice_conversation_engine' || self.version == '1.0.0'",
+            'spec.protocols: voice_conversation_engine only supports version "1.0.0"',
+            check=lambda p: (
+                p.protocol != AgentProtocol.VOICE_CONVERSATION_ENGINE or p.version == "1.0.0"
+            ),
+        ),
+    )
+
+    protocol: AgentProtocol = Field(
+        description="Protocol name: responses (OpenAI Responses API), invocations, "
+        "invocations_ws, activity, a2a, mcp, voice or voice_conversation_engine."
+    )
+    version: ProtocolVersionString = Field(
+        description='Semantic version of the protocol contract, e.g. "1.0.0" or "2.0.0".'
+    )
+
+
+class KeyReference(CrdModel):
+    """A key in a Secret or ConfigMap in the HostedAgent's namespace."""
+
+    name: ObjectName = Field(description="Name of the Secret or ConfigMap.")
+    key: ConfigKey = Field(description="Key whose value becomes the variable's value.")
+    optional: bool | None = Field(
+        default=None,
+        description="If true, a missing object or key leaves the variable unset instead of "
+        "blocking the rollout with SecretNotFound. Default false.",
+    )
+
+
+class EnvVarSource(CrdModel):
+    """Where an environment variable's value comes from. Set exactly one field."""
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            "spec.env[].valueFrom must set exactly one of secretKeyRef or configMapKeyRef",
+            check=lambda s: (s.secret_key_ref is None) != (s.config_map_key_ref is None),
+        ),
+    )
+
+    secret_key_ref: KeyReference | None = Field(
+        default=None,
+        description="A key of a Secret. The value is sent to Foundry (that is its purpose) and "
+        "appears nowhere else: status and logs show only a digest of it.",
+    )
+    config_map_key_ref: KeyReference | None = Field(
+        default=None, description="A key of a ConfigMap."
+    )
+
+
+class EnvVar(CrdModel):
+    """An environment variable of the agent container."""
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "has(self.value) != has(self.valueFrom)",
+            "spec.env[] must set exactly one of value or valueFrom",
+            check=lambda e: (e.value is None) != (e.value_from is None),
+        ),
+    )
+
+    name: EnvName = Field(
+        description="Variable name. Names starting with FOUNDRY_ or AGENT_ are reserved by Foundry."
+    )
+    value: str | None = Field(
+        default=None,
+        max_length=65536,
+        description="Literal value. Changing it creates a new agent version.",
+    )
+    value_from: EnvVarSource | None = Field(
+        default=None,
+        description="Read the value from a Secret or ConfigMap. A changed value (for example a "
+        "rotated Secret) creates a new agent version.",
+    )
+
+
+# Tools, as in the original hosted-agent API. A discriminated union in Python; the CRD
+# generator folds the variants into one object with a `type` enum and per-type CEL rules,
+# because structural schemas cannot express oneOf between different property sets.
+
+
+class CodeInterpreterTool(CrdModel):
+    """Lets the agent write and run code in a sandbox."""
+
+    type: Literal["code_interpreter"] = Field(description="Tool type.")
+
+
+class FileSearchTool(CrdModel):
+    """Lets the agent search Foundry vector stores."""
+
+    type: Literal["file_search"] = Field(description="Tool type.")
+    vector_store_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        min_length=1,
+        max_length=16,
+        description="IDs of the vector stores to search (file_search only).",
+    )
+    max_num_results: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="Maximum number of search results, 1-50 (file_search only).",
+    )
+
+
+class McpTool(CrdModel):
+    """Connects the agent to a remote MCP server."""
+
+    type: Literal["mcp"] = Field(description="Tool type.")
+    server_label: Annotated[
+        str,
+        Field(min_length=1, max_length=64),
+        Rule(
+            f"self.matches('{patterns.MCP_SERVER_LABEL}')",
+            "spec.tools[].serverLabel must consist of letters, digits, '_' or '-'",
+            check=lambda v: _MCP_LABEL_RE.fullmatch(v) is not None,
+        ),
+    ] = Field(description="Label identifying the MCP server in tool calls (mcp only).")
+    server_url: Annotated[
+        str,
+        Field(min_length=1, max_length=2048),
+        Rule(
+            "isURL(self) && url(self).getScheme() in ['http', 'https']",
+            "spec.tools[].serverUrl must be an http or https URL",
+            check=_is_http_url,
+        ),
+    ] = Field(description="URL of the MCP server (mcp only).")
+    require_approval: McpApproval | None = Field(
+        default=None,
+        description="Whether tool calls need approval: always or never (mcp only).",
+    )
+    allowed_tools: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None,
+        max_length=128,
+        description="Only these tools of the server may be called; all when unset (mcp only).",
+    )
+    project_connection_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Foundry project connection holding the server's credentials, so that "
+        "none appear in the manifest (mcp only).",
+    )
+
+
+Tool = Annotated[
+    CodeInterpreterTool | FileSearchTool | McpTool,
+    Field(discriminator="type"),
+]
+
+
+def _mcp_labels_unique(tools: list[Tool]) -> bool:
+    labels = [t.server_label for t in tools if isinstance(t, McpTool)]
+    return len(labels) == len(set(labels))
+
+
+def _protocols_unique(protocols: list[ProtocolVersion]) -> bool:
+    names = [p.protocol for p in protocols]
+    return len(names) == len(set(names))
+
+
+def _env_names_unique(env: list[EnvVar]) -> bool:
+    names = [e.name for e in env]
+    return len(names) == len(set(names))
+
+
+def _default_protocols() -> list[ProtocolVersion]:
+    return [ProtocolVersion(protocol=AgentProtocol.RESPONSES, version="1.0.0")]
+
+
+# --- the spec ------------------------------------------------------------------------
+
+
+class HostedAgentSpec(CrdModel):
+    """Desired state of a Microsoft Foundry hosted agent.
+
+    Each distinct combination of image, resources, protocols, environment, tools, description
+    and metadata becomes one immutable Foundry agent version; the operator routes the agent's
+    endpoint to the newest active one.
+    """
+
+    agent_name: AgentName | None = Field(
+        default=None,
+        description="Name of the agent in Foundry. Defaults to metadata.name. Immutable: "
+        "renaming means a new HostedAgent. 1-63 letters, digits or '-', starting and ending "
+        "with a letter or digit.",
+    )
+    image: Image = Field(
+        description="Container image, as a full reference with registry and a tag or digest, "
+        "e.g. myregistry.azurecr.io/agents/chat:1.4. A digest pins exactly what runs; a "
+        "moving tag like :latest is accepted but a new push is not noticed.",
+    )
+    registry_connection: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Foundry project connection (name or id) holding the credentials of a "
+        "private registry. Omit for public images and registries the project's identity "
+        "can already pull from (e.g. an ACR with AcrPull granted).",
+    )
+    cpu: Cpu = Field(
+        default="1",
+        description='CPU cores for the agent container, 250m-4 (e.g. "0.5", "1"). Millicores '
+        'are sent to Foundry as decimal cores ("500m" becomes "0.5").',
+    )
+    memory: Memory = Field(
+        default="2Gi",
+        description='Memory for the agent container, 512Mi-8Gi (e.g. "1Gi"). Foundry samples '
+        "use twice the cpu in Gi.",
+    )
+    protocols: list[ProtocolVersion] = Field(
+        default_factory=_default_protocols,
+        min_length=1,
+        max_length=MAX_PROTOCOLS,
+        description="Protocols the container serves, one entry per protocol. Defaults to "
+        "the Responses protocol, version 1.0.0.",
+        json_schema_extra={
+            "default": [{"protocol": "responses", "version": "1.0.0"}],
+            **k8s_extra(list_type="map", list_map_keys=["protocol"]),
+        },
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=MAX_ENV,
+        description="Environment variables of the agent container. Names are unique.",
+        json_schema_extra=k8s_extra(list_type="map", list_map_keys=["name"]),
+    )
+    tools: Annotated[
+        list[Tool],
+        Rule(
+            "self.all(t, t.type != 'mcp' || !has(t.serverLabel) || self.exists_one(u, "
+            "u.type == 'mcp' && has(u.serverLabel) && u.serverLabel == t.serverLabel))",
+            "spec.tools: each mcp tool needs a distinct serverLabel",
+            check=_mcp_labels_unique,
+        ),
+    ] = Field(
+        default_factory=list,
+        max_length=MAX_TOOLS,
+        description="Tools the agent may use: code_interpreter, file_search or mcp. Agents "
+        "that bring their own tools in code leave this empty. If Foundry does not accept "
+        "tools for hosted agents, the HostedAgent reports InvalidSpec with Foundry's message.",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+    description: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Human-readable description of the agent, shown in Foundry.",
+    )
+    metadata: UserMetadata = Field(
+        default_factory=dict,
+        description=f"Key-value pairs stored on every agent version (at most "
+        f"{USER_METADATA_MAX_PAIRS} pairs, keys up to {METADATA_KEY_MAX_LENGTH} and values up "
+        f"to {METADATA_VALUE_MAX_LENGTH} characters). Keys starting with "
+        f"'{RESERVED_METADATA_PREFIX}' are reserved for the operator.",
+    )
+    idle_timeout_seconds: int | None = Field(
+        default=None,
+        ge=IDLE_TIMEOUT_MIN,
+        le=IDLE_TIMEOUT_MAX,
+        description=f"Seconds a session may stay idle before its sandbox is suspended, "
+        f"{IDLE_TIMEOUT_MIN}-{IDLE_TIMEOUT_MAX}. Foundry's default (900) applies when unset.",
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.DELETE,
+        description="Delete (default): deleting the HostedAgent deletes the agent versions it "
+        "created in Foundry. Retain: they are left in Foundry.",
+    )
+    revision_history_limit: int = Field(
+        default=3,
+        ge=0,
+        le=REVISION_HISTORY_LIMIT_MAX,
+        description="How many older versions created by this HostedAgent to keep in Foundry "
+        "besides the serving one. Default 3.",
+    )
+
+    # Uniqueness for protocols and env is enforced by the apiserver through list-type map;
+    # these Python checks mirror it for specs that did not pass through the apiserver.
+    @model_validator(mode="after")
+    def _keys_unique(self) -> HostedAgentSpec:
+        if not _protocols_unique(self.protocols):
+            raise ValueError("spec.protocols must list each protocol once")
+        if not _env_names_unique(self.env):
+            raise ValueError("spec.env names must be unique")
+        return self
+
+    def warnings(self) -> list[str]:
+        """Things that are allowed but probably not what the user wants (for Events)."""
+        found: list[str] = []
+        if "@sha256:" not in self.image and self.image.endswith(":latest"):
+            found.append(
+                "spec.image uses the moving tag :latest; a new push is not noticed. Use a "
+                "versioned tag or a digest."
+            )
+        return found
+
+
+def resolve_agent_name(spec: HostedAgentSpec, metadata_name: str) -> str:
+    """The Foundry agent name: ``spec.agentName``, else ``metadata.name``.
+
+    The CRD cannot default a field from metadata, and the operator does not write spec, so the
+    default is applied here and recorded in ``status.agentName``. A CEL rule on the object
+    keeps the effective name from ever changing. Raises ValueError when the default is not a
+    valid agent name (the CRD refuses such objects; this protects against older CRDs).
+    """
+    name = spec.agent_name if spec.agent_name is not None else metadata_name
+    if not is_valid_agent_name(name):
+        raise ValueError(
+            f"metadata.name {name!r} is not a valid Foundry agent name ({AGENT_NAME_MESSAGE}); "
+            "set spec.agentName"
+        )
+    return name

@@ -1,0 +1,144 @@
+"""The HostedAgent ``status``: written only by the operator, read by people and tools.
+
+Openness: the CRD schema of ``status`` is strict (no ``x-kubernetes-preserve-unknown-fields``):
+kopf is configured to keep its own bookkeeping in annotations, so nothing else belongs here.
+A strict schema does not make unknown fields *fail*: the apiserver prunes (silently drops)
+fields it does not know, so a newer operator writing a field an older CRD lacks loses that
+field rather than its whole status write. On the Python side every field is optional and
+unknown fields are ignored, so a status written by another operator version always loads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from foundry_operator.api.rules import CrdModel, k8s_extra
+
+# Versions listed in status.versions; older entries fall off (Foundry keeps its own list).
+STATUS_VERSION_HISTORY_MAX = 20
+
+
+class Phase(StrEnum):
+    """A one-word summary of the HostedAgent's state, for `kubectl get`."""
+
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    READY = "Ready"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(CrdModel):
+    """One aspect of the HostedAgent's state, shaped like metav1.Condition."""
+
+    type: Annotated[
+        str, Field(min_length=1, max_length=316, pattern=r"^[A-Za-z]([A-Za-z0-9_.-]*)$")
+    ] = Field(description="Condition type: Ready, Progressing or Degraded.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="metadata.generation of the spec this condition was computed from.",
+    )
+    last_transition_time: datetime = Field(
+        description="When status last changed (not when the condition was last written)."
+    )
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1024,
+            pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        ),
+    ] = Field(description="Machine-readable CamelCase reason for the condition's status.")
+    message: str = Field(
+        max_length=32768, description="Human-readable explanation, with a remediation if any."
+    )
+
+
+class LastError(CrdModel):
+    """The most recent error the operator met for this HostedAgent."""
+
+    code: str = Field(
+        max_length=256,
+        description="Foundry's error code (e.g. image_pull_failed), or the operator's reason "
+        "when Foundry gave none.",
+    )
+    message: str = Field(max_length=4096, description="What went wrong.")
+    remediation: str = Field(max_length=1024, description="What a person can do about it.")
+
+
+class VersionRecord(CrdModel):
+    """A Foundry agent version created by this HostedAgent."""
+
+    version: str = Field(max_length=64, description="Foundry version identifier.")
+    spec_hash: str = Field(max_length=64, description="Spec hash the version was created from.")
+    status: str = Field(
+        max_length=64,
+        description="Foundry's status of the version: creating, active, failed, deleting or "
+        "deleted.",
+    )
+    created_at: datetime | None = Field(
+        default=None, description="When Foundry created the version."
+    )
+
+
+class HostedAgentStatus(CrdModel):
+    """Observed state of the hosted agent, written by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation the operator last acted on."
+    )
+    agent_name: str | None = Field(
+        default=None,
+        max_length=63,
+        description="The Foundry agent name in use (spec.agentName or metadata.name).",
+    )
+    phase: Phase | None = Field(
+        default=None, description="Pending, Provisioning, Ready, Failed or Deleting."
+    )
+    latest_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Newest Foundry version created for the current spec.",
+    )
+    serving_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Foundry version the agent endpoint routes traffic to.",
+    )
+    version_status: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Foundry's status of latestVersion: creating, active, failed, ...",
+    )
+    spec_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Hash of the current spec (secret values enter only as digests).",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Ready, Progressing and Degraded, following Kubernetes conventions.",
+        json_schema_extra=k8s_extra(list_type="map", list_map_keys=["type"]),
+    )
+    last_error: LastError | None = Field(
+        default=None, description="The most recent error, with a remediation."
+    )
+    versions: list[VersionRecord] = Field(
+        default_factory=list,
+        max_length=STATUS_VERSION_HISTORY_MAX,
+        description="Recent versions created by this HostedAgent, newest first.",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )

@@ -1,0 +1,108 @@
+"""Decide the next step for one HostedAgent from what Foundry holds. Pure: no I/O.
+
+The operator finds its own versions by the reserved metadata it stamps on each of them
+(resource UID and spec hash), never by remembering what it did: a crash between creating a
+version and writing status therefore never leads to a second version for the same spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..api.reserved import METADATA_REF, is_managed, is_owned_by, spec_hash_of
+from .observed import ACTIVE, FAILED, GONE, AgentInfo, VersionInfo
+
+
+class Action(StrEnum):
+    CREATE = "Create"  # no version for the current spec yet
+    WAIT = "Wait"  # the version for the current spec is still creating
+    ROUTE = "Route"  # it is active; move all traffic to it
+    READY = "Ready"  # it is active and serving: nothing to do
+    FAILED = "Failed"  # Foundry says it failed; a person must change something
+    CONFLICT = "Conflict"  # another HostedAgent owns this Foundry agent
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Action
+    # The version for the current spec (None when it must be created).
+    target: VersionInfo | None = None
+    # The version the endpoint sends all traffic to now, when it is one of ours.
+    serving: str | None = None
+    # Versions this resource created that retention says can go (never the serving one).
+    prune: tuple[str, ...] = ()
+    # For CONFLICT: "namespace/name" of the owner, as recorded on its versions.
+    owner: str | None = None
+    ours: tuple[VersionInfo, ...] = field(default=())
+
+
+def owned_versions(uid: str, versions: Sequence[VersionInfo]) -> list[VersionInfo]:
+    """Versions this resource created and Foundry still holds, oldest first."""
+    return sorted(
+        (v for v in versions if is_owned_by(v.metadata, uid) and v.status not in GONE),
+        key=lambda v: v.number,
+    )
+
+
+def serving_version(agent: AgentInfo | None) -> str | None:
+    """The version that takes all traffic, if exactly one does."""
+    if agent is None:
+        return None
+    full = [v for v, pct in agent.routing.items() if pct == 100]
+    return full[0] if len(full) == 1 else None
+
+
+def _prunable(
+    ours: Sequence[VersionInfo], keep: set[str], revision_history_limit: int
+) -> tuple[str, ...]:
+    older = [v for v in ours if v.version not in keep]
+    excess = len(older) - revision_history_limit
+    return tuple(v.version for v in older[:excess]) if excess > 0 else ()
+
+
+def plan(
+    *,
+    uid: str,
+    spec_hash: str,
+    versions: Sequence[VersionInfo],
+    agent: AgentInfo | None,
+    revision_history_limit: int,
+) -> Plan:
+    foreign = [
+        v
+        for v in versions
+        if is_managed(v.metadata) and not is_owned_by(v.metadata, uid) and v.status not in GONE
+    ]
+    if foreign:
+        return Plan(
+            Action.CONFLICT, owner=foreign[-1].metadata.get(METADATA_REF, "another resource")
+        )
+
+    ours = owned_versions(uid, versions)
+    serving = serving_version(agent)
+    serving_ours = serving if serving in {v.version for v in ours} else None
+    matching = [v for v in ours if spec_hash_of(v.metadata) == spec_hash]
+    if not matching:
+        return Plan(Action.CREATE, serving=serving_ours, ours=tuple(ours))
+
+    target = matching[-1]
+    keep = {target.version} | ({serving_ours} if serving_ours else set())
+    prune = _prunable(ours, keep, revision_history_limit)
+    status = target.status
+    if status == ACTIVE and serving == target.version:
+        action = Action.READY
+    elif status == ACTIVE:
+        action = Action.ROUTE
+    elif status == FAILED:
+        action = Action.FAILED
+    else:  # creating, or a lifecycle value this operator does not know yet: look again later
+        action = Action.WAIT
+    return Plan(
+        action,
+        target,
+        serving=serving_ours,
+        prune=prune if action is Action.READY else (),
+        ours=tuple(ours),
+    )

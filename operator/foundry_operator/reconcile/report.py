@@ -1,0 +1,130 @@
+"""Turn a decision into the HostedAgent's status and the Events a person should see. Pure.
+
+The one place that writes status. Writing the same state twice gives the same document
+(condition times only move when a status flips), so a resync with nothing new changes
+nothing and watchers such as Argo CD see no churn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..api.reserved import spec_hash_of
+from ..api.status import (
+    STATUS_VERSION_HISTORY_MAX,
+    Condition,
+    HostedAgentStatus,
+    LastError,
+    Phase,
+    VersionRecord,
+)
+from .conditions import StateReason, apply_phase
+from .errors import Failure
+from .observed import VersionInfo
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the operator wants to say about one HostedAgent after a reconcile."""
+
+    phase: Phase
+    agent_name: str
+    spec_hash: str | None = None
+    reason: StateReason | None = None
+    message: str = ""
+    failure: Failure | None = None
+    target: VersionInfo | None = None
+    serving: str | None = None
+    ours: Sequence[VersionInfo] = ()
+    events: tuple[Event, ...] = field(default=())
+
+
+def load_status(raw: Mapping[str, Any] | None) -> HostedAgentStatus:
+    """The status as stored, tolerating anything an older or newer operator wrote."""
+    try:
+        return HostedAgentStatus.model_validate(dict(raw or {}))
+    except ValueError:
+        return HostedAgentStatus()
+
+
+def _history(ours: Sequence[VersionInfo]) -> list[VersionRecord]:
+    newest_first = sorted(ours, key=lambda v: v.number, reverse=True)
+    return [
+        VersionRecord(
+            version=v.version,
+            spec_hash=spec_hash_of(v.metadata) or "",
+            status=v.status,
+            created_at=datetime.fromtimestamp(v.created_at, UTC) if v.created_at else None,
+        )
+        for v in newest_first[:STATUS_VERSION_HISTORY_MAX]
+    ]
+
+
+def build_status(
+    previous: HostedAgentStatus,
+    report: Report,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> HostedAgentStatus:
+    failure = report.failure
+    conditions: list[Condition] = apply_phase(
+        previous.conditions,
+        report.phase,
+        generation=generation,
+        now=now,
+        reason=failure.reason if failure else report.reason,
+        message=failure.message if failure else report.message,
+    )
+    target = report.target
+    return HostedAgentStatus(
+        observed_generation=generation,
+        agent_name=report.agent_name,
+        phase=report.phase,
+        # Keep what we knew when this reconcile could not look (e.g. Foundry was down).
+        latest_version=target.version if target else previous.latest_version,
+        serving_version=report.serving if report.ours else previous.serving_version,
+        version_status=target.status if target else previous.version_status,
+        spec_hash=report.spec_hash or previous.spec_hash,
+        conditions=conditions,
+        last_error=(
+            LastError(code=failure.code, message=failure.message, remediation=failure.remediation)
+            if failure
+            else None
+        ),
+        versions=_history(report.ours) if report.ours else previous.versions,
+    )
+
+
+def status_patch(status: HostedAgentStatus) -> dict[str, Any]:
+    """The status as a merge-patch body: fields now unset are sent as null, so they clear."""
+    return status.model_dump(mode="json", by_alias=True)
+
+
+def transition_events(previous: HostedAgentStatus, report: Report) -> list[Event]:
+    """Events for changes a person should know about, and only for changes."""
+    events = list(report.events)
+    old_reason = previous.last_error.code if previous.last_error else None
+    failure = report.failure
+    if failure and (previous.phase != report.phase or old_reason != failure.code):
+        events.append(
+            Event(
+                "Warning",
+                str(failure.reason),
+                f"{failure.message.rstrip('.')}. {failure.remediation}",
+            )
+        )
+    elif report.phase is Phase.READY and previous.phase is not Phase.READY:
+        version = report.target.version if report.target else "?"
+        events.append(Event("Normal", "Ready", f"Version {version} is active and serving"))
+    return events

@@ -1,0 +1,301 @@
+"""The API server itself refuses bad HostedAgents, naming the field and the rule.
+
+Runs against a real kube-apiserver (the devcluster, or ``--kubeconfig``) with crds/ applied.
+Each invalid manifest carries exactly one mistake: the apiserver skips CEL rules when the
+basic schema (types, enums, bounds) already failed, so mixing mistakes would hide messages.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from support import wait_for
+
+pytestmark = pytest.mark.integration
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+
+IMAGE = "myregistry.azurecr.io/agents/chat:1.4"
+SECRET_REF = {"secretKeyRef": {"name": "chat-secrets", "key": "api-key"}}
+
+
+def manifest(name: str = "chat", **spec: Any) -> str:
+    body = {"image": IMAGE, **spec}
+    return json.dumps(
+        {
+            "apiVersion": "foundry.agents.dev/v1alpha1",
+            "kind": "HostedAgent",
+            "metadata": {"name": name},
+            "spec": {k: v for k, v in body.items() if v is not None},
+        }
+    )
+
+
+def apply(kubectl: Kubectl, namespace: str, text: str) -> subprocess.CompletedProcess[str]:
+    return kubectl("apply", "-n", namespace, "-f", "-", input=text, check=False)
+
+
+# (id, manifest, field path in the error, words of the rule in the error)
+INVALID: list[tuple[str, str, str, str]] = [
+    (
+        "agent-name-starts-with-hyphen",
+        manifest(agentName="-chat"),
+        "spec.agentName",
+        "must be 1-63 letters, digits or '-'",
+    ),
+    (
+        "agent-name-too-long",
+        manifest(agentName="a" * 64),
+        "spec.agentName",
+        "may not be more than 63",
+    ),
+    (
+        "metadata-name-is-no-agent-name",
+        manifest(name="chat.v2"),
+        "spec.agentName",
+        "set spec.agentName",
+    ),
+    ("cpu-above-range", manifest(cpu="8"), "spec.cpu", "between 250m and 4"),
+    ("cpu-below-range", manifest(cpu="100m"), "spec.cpu", "between 250m and 4"),
+    ("memory-not-a-quantity", manifest(memory="lots"), "spec.memory", "must be a quantity"),
+    ("memory-above-range", manifest(memory="16Gi"), "spec.memory", "between 512Mi and 8Gi"),
+    ("image-without-registry", manifest(image="nginx:1.27"), "spec.image", "full image reference"),
+    (
+        "image-without-tag-or-digest",
+        manifest(image="myregistry.azurecr.io/agents/chat"),
+        "spec.image",
+        "full image reference",
+    ),
+    ("image-missing", manifest(image=None), "spec.image", "Required value"),
+    ("empty-protocols", manifest(protocols=[]), "spec.protocols", "at least 1 items"),
+    (
+        "duplicate-protocol",
+        manifest(
+            protocols=[
+                {"protocol": "responses", "version": "1.0.0"},
+                {"protocol": "responses", "version": "2.0.0"},
+            ]
+        ),
+        "spec.protocols[1]",
+        "Duplicate value",
+    ),
+    (
+        "unknown-protocol",
+        manifest(protocols=[{"protocol": "grpc", "version": "1.0.0"}]),
+        "spec.protocols[0].protocol",
+        "Unsupported value",
+    ),
+    (
+        "protocol-version-not-semver",
+        manifest(protocols=[{"protocol": "responses", "version": "v1"}]),
+        "spec.protocols[0].version",
+        "semantic version",
+    ),
+    (
+        "env-with-value-and-valueFrom",
+        manifest(env=[{"name": "API_KEY", "value": "x", "valueFrom": SECRET_REF}]),
+        "spec.env[0]",
+        "exactly one of value or valueFrom",
+    ),
+    (
+        "env-with-two-sources",
+        manifest(
+            env=[
+                {
+                    "name": "API_KEY",
+                    "valueFrom": {**SECRET_REF, "configMapKeyRef": {"name": "c", "key": "k"}},
+                }
+            ]
+        ),
+        "spec.env[0].valueFrom",
+        "exactly one of secretKeyRef or configMapKeyRef",
+    ),
+    (
+        "env-reserved-prefix-foundry",
+        manifest(env=[{"name": "FOUNDRY_PROJECT_ENDPOINT", "value": "x"}]),
+        "spec.env[0].name",
+        "must not start with FOUNDRY_ or AGENT_",
+    ),
+    (
+        "env-reserved-prefix-agent",
+        manifest(env=[{"name": "AGENT_NAME", "value": "x"}]),
+        "spec.env[0].name",
+        "must not start with FOUNDRY_ or AGENT_",
+    ),
+    (
+        "duplicate-env-names",
+        manifest(env=[{"name": "MODE", "value": "a"}, {"name": "MODE", "value": "b"}]),
+        "spec.env[1]",
+        "Duplicate value",
+    ),
+    (
+        "reserved-metadata-key",
+        manifest(metadata={"k8s-uid": "forged"}),
+        "spec.metadata",
+        "reserved for the operator",
+    ),
+    (
+        "too-many-metadata-pairs",
+        manifest(metadata={f"key{i}": "v" for i in range(13)}),
+        "spec.metadata",
+        "must have at most 12",
+    ),
+    (
+        "metadata-key-too-long",
+        manifest(metadata={"k" * 65: "v"}),
+        "spec.metadata",
+        "keys must be 1-64 characters",
+    ),
+    (
+        "idle-timeout-below-range",
+        manifest(idleTimeoutSeconds=60),
+        "spec.idleTimeoutSeconds",
+        "greater than or equal to 120",
+    ),
+    (
+        "unknown-deletion-policy",
+        manifest(deletionPolicy="Orphan"),
+        "spec.deletionPolicy",
+        "Unsupported value",
+    ),
+    (
+        "mcp-tool-without-url",
+        manifest(tools=[{"type": "mcp", "serverLabel": "docs"}]),
+        "spec.tools[0].serverUrl",
+        "required when type is mcp",
+    ),
+    (
+        "tool-field-of-another-type",
+        manifest(tools=[{"type": "code_interpreter", "vectorStoreIds": ["vs_1"]}]),
+        "spec.tools[0].vectorStoreIds",
+        "not allowed when type is code_interpreter",
+    ),
+]
+
+
+@pytest.mark.usefixtures("crd_installed")
+@pytest.mark.parametrize(
+    ("text", "field", "rule"),
+    [pytest.param(text, field, rule, id=case) for case, text, field, rule in INVALID],
+)
+def test_invalid_manifest_is_refused_naming_field_and_rule(
+    kubectl: Kubectl, namespace: str, text: str, field: str, rule: str
+) -> None:
+    result = apply(kubectl, namespace, text)
+    assert result.returncode != 0, f"accepted:\n{text}"
+    assert f"{field}:" in result.stderr, result.stderr
+    assert rule in result.stderr, result.stderr
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_minimal_manifest_is_accepted_with_defaults_filled_in(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    result = apply(kubectl, namespace, manifest())
+    assert result.returncode == 0, result.stderr
+    stored = json.loads(kubectl("get", "hostedagent", "chat", "-n", namespace, "-o", "json").stdout)
+    assert stored["spec"] == {
+        "image": IMAGE,
+        "cpu": "1",
+        "memory": "2Gi",
+        "protocols": [{"protocol": "responses", "version": "1.0.0"}],
+        "deletionPolicy": "Delete",
+        "revisionHistoryLimit": 3,
+    }
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_full_valid_manifest_is_accepted(kubectl: Kubectl, namespace: str) -> None:
+    text = manifest(
+        agentName="chat-prod",
+        image="myregistry.azurecr.io/agents/chat@sha256:" + "a" * 64,
+        registryConnection="acr-conn",
+        cpu="500m",
+        memory="1Gi",
+        protocols=[
+            {"protocol": "responses", "version": "1.0.0"},
+            {"protocol": "invocations", "version": "2.0.0"},
+        ],
+        env=[
+            {"name": "MODE", "value": "fast"},
+            {"name": "API_KEY", "valueFrom": SECRET_REF},
+            {
+                "name": "OPT",
+                "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k", "optional": True}},
+            },
+        ],
+        tools=[
+            {"type": "code_interpreter"},
+            {"type": "file_search", "vectorStoreIds": ["vs_1"], "maxNumResults": 5},
+            {"type": "mcp", "serverLabel": "docs", "serverUrl": "https://mcp.example.com/sse"},
+        ],
+        description="Chat agent",
+        metadata={f"key{i}": "v" for i in range(12)},
+        idleTimeoutSeconds=900,
+        deletionPolicy="Retain",
+        revisionHistoryLimit=0,
+    )
+    result = apply(kubectl, namespace, text)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_agent_name_change_is_refused(kubectl: Kubectl, namespace: str) -> None:
+    assert apply(kubectl, namespace, manifest(agentName="one")).returncode == 0
+    result = apply(kubectl, namespace, manifest(agentName="two"))
+    assert result.returncode != 0
+    assert "spec.agentName:" in result.stderr and "immutable" in result.stderr
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_agent_name_may_only_be_added_when_it_equals_the_default(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    assert apply(kubectl, namespace, manifest()).returncode == 0
+    renamed = apply(kubectl, namespace, manifest(agentName="other"))
+    assert renamed.returncode != 0
+    assert "spec.agentName:" in renamed.stderr and "immutable" in renamed.stderr
+    pinned = apply(kubectl, namespace, manifest(agentName="chat"))
+    assert pinned.returncode == 0, pinned.stderr
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_unknown_status_fields_are_dropped_not_refused(kubectl: Kubectl, namespace: str) -> None:
+    assert apply(kubectl, namespace, manifest()).returncode == 0
+    patch = {"status": {"phase": "Ready", "agentName": "chat", "fromTheFuture": True}}
+    kubectl(
+        "patch",
+        "hostedagent",
+        "chat",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(patch),
+    )
+    stored = json.loads(kubectl("get", "hostedagent", "chat", "-n", namespace, "-o", "json").stdout)
+    assert stored["status"] == {"phase": "Ready", "agentName": "chat"}
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_short_name_and_printer_columns(kubectl: Kubectl, namespace: str) -> None:
+    assert apply(kubectl, namespace, manifest()).returncode == 0
+    header = kubectl("get", "hagent", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "AGENT", "SERVING", "PHASE", "READY", "AGE"]
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_kubectl_explain_teaches_the_api(kubectl: Kubectl) -> None:
+    # The apiserver publishes CRD schemas to OpenAPI asynchronously: poll briefly.
+    def explained() -> str | None:
+        result = kubectl("explain", "hostedagents.spec.cpu", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    text = wait_for(explained, timeout=30, what="kubectl explain hostedagents.spec.cpu")
+    assert "CPU cores for the agent container" in text
