@@ -8,7 +8,7 @@ kopf handlers write the status, post the Events and schedule the next look.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -80,23 +80,30 @@ async def reconcile(
     resource: Resource,
     *,
     env_values: Mapping[str, str],
+    missing_env: Sequence[str] = (),
     attempt: int,
 ) -> Outcome:
+    """``env_values`` holds the resolved ``valueFrom`` variables; ``missing_env`` says which
+    referenced Secrets/ConfigMaps (or keys) could not be read."""
     previous = load_status(resource.status)
     try:
         spec = HostedAgentSpec.model_validate(dict(resource.spec))
-    except ValidationError as exc:
+        agent = resolve_agent_name(spec, resource.name)
+    except ValueError as exc:
         # The CRD rejects almost everything first; this catches an older CRD in the cluster.
         failure = Failure(Reason.INVALID_SPEC, "InvalidSpec", clean_message(_first_error(exc)))
         report = Report(Phase.FAILED, resource.name, failure=failure)
         return _finish(resource, previous, report, None, "failed")
-
-    agent = resolve_agent_name(spec, resource.name)
     secrets = list(env_values.values())
     try:
+        if missing_env:
+            raise MissingEnvValue("; ".join(missing_env))
         desired = desired_version(spec, env_values)
     except MissingEnvValue as exc:
-        failure = Failure(Reason.SECRET_NOT_FOUND, "SecretNotFound", str(exc))
+        # Someone may be creating the Secret right now: look again with backoff, and the
+        # ref watch brings us back as soon as it appears.
+        message = "; ".join(missing_env) if missing_env else str(exc)
+        failure = Failure(Reason.SECRET_NOT_FOUND, "SecretNotFound", message)
         report = Report(Phase.PENDING, agent, failure=failure)
         return _finish(resource, previous, report, backoff.backoff_delay(attempt), "retry")
 
@@ -214,7 +221,9 @@ async def _converge(
     return _finish(resource, previous, report, backoff.poll_delay(attempt), "progressing")
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
     return f"spec.{where}: {first.get('msg', 'invalid')}"
@@ -238,7 +247,7 @@ async def delete(client: FoundryClient, resource: Resource, *, attempt: int) -> 
         spec = HostedAgentSpec.model_validate(dict(resource.spec))
         policy = spec.deletion_policy
         agent = previous.agent_name or resolve_agent_name(spec, resource.name)
-    except ValidationError:
+    except ValueError:
         policy = DeletionPolicy.DELETE
         agent = previous.agent_name or resource.name
     if policy is DeletionPolicy.RETAIN:

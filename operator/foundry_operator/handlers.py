@@ -17,6 +17,9 @@ from azure.identity.aio import DefaultAzureCredential
 from . import controller, metrics
 from .api.resource import GROUP, PLURAL, VERSION
 from .foundry.client import FoundryClient
+from .kube.client import api_client
+from .kube.env import EnvResolver, references
+from .kube.refwatch import RefIndex, RefWatcher
 from .reconcile.report import Event, status_patch
 from .settings import Settings
 
@@ -49,6 +52,11 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         raise kopf.PermanentError(
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"
         )
+    memo.refs = RefIndex()
+    memo.kube = api_client()
+    memo.env = EnvResolver(memo.kube)
+    memo.refwatch = RefWatcher(memo.kube, memo.refs, _settings.namespaces)
+    memo.refwatch.start()
     credential = DefaultAzureCredential()
     memo.credential = credential
     memo.foundry = FoundryClient(
@@ -58,6 +66,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    if hasattr(memo, "refwatch"):
+        memo.refwatch.stop()
     if hasattr(memo, "foundry"):
         await memo.foundry.close()
         await memo.credential.close()
@@ -86,8 +96,11 @@ def _post(body: kopf.Body, events: list[Event]) -> None:
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
 ) -> None:
+    resource = _resource(body)
+    memo.refs.set(resource.namespace, resource.name, references(resource.spec))
+    env = await memo.env.resolve(resource.namespace, resource.spec)
     outcome = await controller.reconcile(
-        memo.foundry, _resource(body), env_values={}, attempt=retry
+        memo.foundry, resource, env_values=env.values, missing_env=env.missing, attempt=retry
     )
     patch.status.update(status_patch(outcome.status))
     _post(body, outcome.events)
@@ -103,11 +116,14 @@ async def reconcile(
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
-    outcome = await controller.delete(memo.foundry, _resource(body), attempt=retry)
+    resource = _resource(body)
+    outcome = await controller.delete(memo.foundry, resource, attempt=retry)
     if outcome.status is not None:
         patch.status.update(status_patch(outcome.status))
     _post(body, outcome.events)
-    if not outcome.done:
+    if outcome.done:
+        memo.refs.remove(resource.namespace, resource.name)
+    else:
         raise kopf.TemporaryError(
             "Foundry versions not deleted yet; the finalizer stays until they are",
             delay=outcome.requeue_after or 5.0,

@@ -96,6 +96,9 @@ class DevCluster:
         self.bin = self.root / "bin"
         self.kubeconfig = self.root / "kubeconfig"
         self._state_file = self.root / "cluster.json"
+        # Processes this object spawned. Right after fork the child's command line is still
+        # Python's, so liveness during start-up is judged by the Popen, not by /proc.
+        self._spawned: dict[str, subprocess.Popen[bytes]] = {}
 
     # --- process bookkeeping ------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class DevCluster:
             start_new_session=True,
         )
         log.close()
+        self._spawned[component] = proc
         self._pid_file(component).write_text(f"{proc.pid}\n")
 
     def _wait(
@@ -238,7 +242,9 @@ class DevCluster:
         state: _State,
     ) -> None:
         while time.monotonic() < deadline:
-            if self.pid(component) is None:
+            spawned = self._spawned.get(component)
+            exited = spawned.poll() is not None if spawned else self.pid(component) is None
+            if exited:
                 raise ClusterError(
                     f"{component} exited during start-up; last lines of its log:\n"
                     + self._log_tail(component)
