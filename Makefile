@@ -57,3 +57,10 @@ crds: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The README's run command: control plane + emulator + operator + sample agents, left running.
+demo: install
+	$(BIN)/foundry-operator demo --dir $(DEMO_DIR)
+
+demo-stop:
+	$(BIN)/foundry-operator demo --stop --dir $(DEMO_DIR)
