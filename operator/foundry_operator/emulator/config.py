@@ -1,0 +1,307 @@
+"""The emulator's configuration: one pydantic model, loaded from YAML or JSON.
+
+Every behaviour where the real service is UNCONFIRMED (see docs/emulator.md) is a field here,
+so a test can pin the variant it depends on instead of relying on a default that may change.
+Most sections can also be changed at runtime through ``PATCH /_emulator/config``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    # A typo in a config file must fail loudly rather than silently keep a default.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IdenticalDefinitionPolicy(enum.StrEnum):
+    """What a create does when its definition equals the latest version's (UNCONFIRMED)."""
+
+    NEW_VERSION = "new_version"
+    RETURN_LATEST = "return_latest"
+
+
+class RoutedVersionDeletePolicy(enum.StrEnum):
+    """What deleting a version that the agent endpoint routes traffic to does (UNCONFIRMED)."""
+
+    REJECT = "reject"
+    ALLOW = "allow"
+
+
+class FailureMode(enum.StrEnum):
+    """How a matching failure rule surfaces."""
+
+    FAILED_VERSION = "failed_version"
+    HTTP_ERROR = "http_error"
+
+
+class FailureRule(_Section):
+    """Make versions whose image matches fail, the way a broken registry or image would.
+
+    ``match`` is a glob (fnmatch, case-sensitive) over the full image reference;
+    ``regex`` a Python regular expression searched in it. Exactly one of them is set.
+    """
+
+    id: str | None = None
+    match: str | None = None
+    regex: str | None = None
+    code: str
+    message: str = "Provisioning of image '{image}' failed: {code}."
+    mode: FailureMode = FailureMode.FAILED_VERSION
+    http_status: int = Field(default=400, ge=400, le=599)
+    # Seconds before the version turns failed; None means the normal provisioning delay.
+    delay_seconds: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> FailureRule:
+        if (self.match is None) == (self.regex is None):
+            raise ValueError("a failure rule needs exactly one of 'match' (glob) or 'regex'")
+        return self
+
+
+def default_failure_rules() -> list[FailureRule]:
+    """Images that fail out of the box, so demos and tests need no configuration.
+
+    Each marker is a substring unlikely to appear in a real image name.
+    """
+    pull = "Failed to pull image '{image}': manifest unknown or registry unreachable."
+    specs: list[tuple[str, str, str, str, FailureMode, int]] = [
+        (
+            "default-image-pull-failed",
+            "*does-not-exist*",
+            "image_pull_failed",
+            pull,
+            FailureMode.FAILED_VERSION,
+            400,
+        ),
+        (
+            "default-acr-image-not-found",
+            "*acr-image-not-found*",
+            "AcrImageNotFound",
+            "Image '{image}' was not found in the registry.",
+            FailureMode.FAILED_VERSION,
+            404,
+        ),
+        (
+            "default-unauthorized-acr-pull",
+            "*unauthorized-pull*",
+            "UnauthorizedAcrPull",
+            "The agent identity is not authorized to pull '{image}'. Grant it AcrPull.",
+            FailureMode.FAILED_VERSION,
+            403,
+        ),
+        (
+            "default-invalid-acr-pull-credentials",
+            "*bad-pull-credentials*",
+            "InvalidAcrPullCredentials",
+            "The registry rejected the pull credentials for '{image}'.",
+            FailureMode.FAILED_VERSION,
+            401,
+        ),
+        (
+            "default-registry-not-found",
+            "*.invalid/*",
+            "RegistryNotFound",
+            "The registry of '{image}' could not be resolved.",
+            FailureMode.FAILED_VERSION,
+            404,
+        ),
+        (
+            "default-image-pull-backoff",
+            "*image-pull-backoff*",
+            "ImagePullBackOff",
+            "Back-off pulling image '{image}'.",
+            FailureMode.FAILED_VERSION,
+            400,
+        ),
+        (
+            "default-invalid-container-image",
+            "*invalid-container-image*",
+            "InvalidContainerImage",
+            "'{image}' is not a valid container image for a hosted agent.",
+            FailureMode.HTTP_ERROR,
+            400,
+        ),
+        (
+            "default-capability-host-not-found",
+            "*no-capability-host*",
+            "CapabilityHostNotFound",
+            "No capability host is configured for this project.",
+            FailureMode.HTTP_ERROR,
+            400,
+        ),
+        (
+            "default-protocol-version-not-supported",
+            "*unsupported-protocol*",
+            "ProtocolVersionNotSupported",
+            "The container of '{image}' does not implement the requested protocol version.",
+            FailureMode.FAILED_VERSION,
+            400,
+        ),
+    ]
+    return [
+        FailureRule(id=rid, match=glob, code=code, message=msg, mode=mode, http_status=status)
+        for rid, glob, code, msg, mode, status in specs
+    ]
+
+
+class FaultKind(enum.StrEnum):
+    LATENCY = "latency"
+    STATUS = "status"
+    DROP = "drop"
+
+
+class FaultRule(_Section):
+    """A fault injected in front of the project API.
+
+    ``operations`` empty means every project API operation (never ``token``, which must be
+    named explicitly). ``count`` bounds how many times the rule fires before it retires,
+    which makes deterministic tests possible with ``rate: 1``.
+    """
+
+    id: str | None = None
+    kind: FaultKind
+    rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    operations: list[str] = Field(default_factory=list)
+    count: int | None = Field(default=None, ge=1)
+    latency_ms: float = Field(default=0.0, ge=0)
+    jitter_ms: float = Field(default=0.0, ge=0)
+    status: int = Field(default=503, ge=400, le=599)
+    retry_after: float | None = Field(default=None, ge=0)
+    code: str | None = None
+    message: str | None = None
+
+
+class AuthSettings(_Section):
+    # Accept any bearer token, e.g. a real Entra token from `az login` during local dev.
+    accept_any_bearer: bool = False
+    audiences: list[str] = Field(default_factory=lambda: ["https://ai.azure.com"])
+    token_lifetime_seconds: int = Field(default=86400, ge=60)
+
+
+class LifecycleSettings(_Section):
+    provisioning_seconds: float = Field(default=1.0, ge=0)
+    identical_definition: IdenticalDefinitionPolicy = IdenticalDefinitionPolicy.NEW_VERSION
+    delete_routed_version: RoutedVersionDeletePolicy = RoutedVersionDeletePolicy.REJECT
+    # Live GETs were seen echoing `container_protocol_versions: []` next to protocol_versions.
+    echo_container_protocol_versions: bool = True
+
+
+class LimitSettings(_Section):
+    max_versions_per_agent: int = Field(default=1000, ge=1)
+    cpu_min: float = 0.25
+    cpu_max: float = 4.0
+    memory_min_gi: float = 0.5
+    memory_max_gi: float = 8.0
+    # e.g. 2.0 to require memory == 2 x cpu, as every official sample does; None = no check.
+    memory_per_cpu_gi: float | None = None
+    reserved_env_prefixes: list[str] = Field(default_factory=lambda: ["FOUNDRY_", "AGENT_"])
+    idle_timeout_min_seconds: int = 120
+    idle_timeout_max_seconds: int = 14400
+    metadata_max_pairs: int = 16
+    metadata_key_max_chars: int = 64
+    metadata_value_max_chars: int = 512
+    description_max_chars: int = 512
+
+
+class PagingSettings(_Section):
+    # False: the last page carries last_id=null, so the SDK stops without an extra request.
+    # True: every page carries last_id and the SDK's extra request gets an empty page.
+    last_id_on_final_page: bool = False
+
+
+class ResponsesSettings(_Section):
+    disabled_status: int = Field(default=403, ge=400, le=599)
+    not_ready_status: int = Field(default=503, ge=400, le=599)
+    failed_status: int = Field(default=409, ge=400, le=599)
+    unknown_api_version_status: int = Field(default=404, ge=400, le=599)
+    # Create (and remember) a session when a request names an unknown agent_session_id.
+    create_missing_session: bool = True
+
+
+class LogStreamSettings(_Section):
+    # How long a log stream stays open after its backlog; the service holds it up to 30 min.
+    hold_seconds: float = Field(default=0.0, ge=0, le=1800)
+
+
+class PersistenceSettings(_Section):
+    debounce_seconds: float = Field(default=0.05, ge=0, le=10)
+
+
+class EmulatorConfig(_Section):
+    api_versions: list[str] = Field(default_factory=lambda: ["v1"])
+    unknown_api_version_status: int = Field(default=400, ge=400, le=599)
+    admin_token: str | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    paging: PagingSettings = Field(default_factory=PagingSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
+    log_stream: LogStreamSettings = Field(default_factory=LogStreamSettings)
+    persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
+    include_default_failure_rules: bool = True
+    failure_rules: list[FailureRule] = Field(default_factory=list)
+    faults: list[FaultRule] = Field(default_factory=list)
+
+    @field_validator("api_versions")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("api_versions must name at least one version")
+        return value
+
+    def effective_failure_rules(self) -> list[FailureRule]:
+        """Configured rules first, so a user rule can shadow a default one."""
+        defaults = default_failure_rules() if self.include_default_failure_rules else []
+        return [*self.failure_rules, *defaults]
+
+
+# Sections that PATCH /_emulator/config may change at runtime. Rules and faults have their
+# own endpoints; the admin token is fixed for the process lifetime on purpose.
+RUNTIME_SECTIONS = frozenset(
+    {
+        "auth",
+        "lifecycle",
+        "limits",
+        "paging",
+        "responses",
+        "log_stream",
+        "persistence",
+        "api_versions",
+        "unknown_api_version_status",
+    }
+)
+
+
+def load_config(path: Path | None) -> EmulatorConfig:
+    """Read a YAML or JSON file (JSON is YAML, but a .json file gets the clearer JSON errors)."""
+    if path is None:
+        return EmulatorConfig()
+    text = path.read_text(encoding="utf-8")
+    raw: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if raw is None:
+        return EmulatorConfig()
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the emulator config must be a mapping at the top level")
+    return EmulatorConfig.model_validate(raw)
+
+
+def merge_runtime_patch(config: EmulatorConfig, patch: dict[str, Any]) -> EmulatorConfig:
+    """Return a new config with ``patch`` merged into the runtime-changeable sections."""
+    unknown = set(patch) - RUNTIME_SECTIONS
+    if unknown:
+        raise ValueError(f"not changeable at runtime: {', '.join(sorted(unknown))}")
+    data = config.model_dump(mode="json")
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return EmulatorConfig.model_validate(data)

@@ -1,0 +1,88 @@
+"""Failure rules: which images fail to provision, and how.
+
+Kept apart from the fault injector: a failure rule is a property of the *image* (the
+version fails however often you ask), a fault is a property of the *transport*.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .config import FailureMode, FailureRule
+
+
+@dataclass(frozen=True)
+class ProvisioningFailure:
+    code: str
+    message: str
+    mode: FailureMode
+    http_status: int
+    delay_seconds: float | None
+
+
+_ids = itertools.count(1)
+
+
+class FailureRules:
+    """An ordered rule list; the first rule whose pattern matches the image wins."""
+
+    def __init__(self, rules: list[FailureRule]) -> None:
+        self._rules: list[tuple[FailureRule, re.Pattern[str]]] = []
+        self.replace(rules)
+
+    def replace(self, rules: list[FailureRule]) -> None:
+        self._rules = [self._compile(rule) for rule in rules]
+
+    def add(self, rule: FailureRule, *, first: bool = True) -> FailureRule:
+        compiled = self._compile(rule)
+        if first:
+            self._rules.insert(0, compiled)
+        else:
+            self._rules.append(compiled)
+        return compiled[0]
+
+    def remove(self, rule_id: str) -> bool:
+        before = len(self._rules)
+        self._rules = [(r, p) for r, p in self._rules if r.id != rule_id]
+        return len(self._rules) != before
+
+    def list(self) -> list[FailureRule]:
+        return [rule for rule, _ in self._rules]
+
+    def match(self, definition: dict[str, Any]) -> ProvisioningFailure | None:
+        image = _image_of(definition)
+        if image is None:
+            return None
+        for rule, pattern in self._rules:
+            if pattern.search(image):
+                return ProvisioningFailure(
+                    code=rule.code,
+                    message=rule.message.replace("{image}", image).replace("{code}", rule.code),
+                    mode=rule.mode,
+                    http_status=rule.http_status,
+                    delay_seconds=rule.delay_seconds,
+                )
+        return None
+
+    @staticmethod
+    def _compile(rule: FailureRule) -> tuple[FailureRule, re.Pattern[str]]:
+        if rule.id is None:
+            rule = rule.model_copy(update={"id": f"rule-{next(_ids)}"})
+        if rule.regex is not None:
+            pattern = re.compile(rule.regex)
+        else:
+            assert rule.match is not None
+            pattern = re.compile(fnmatch.translate(rule.match))
+        return rule, pattern
+
+
+def _image_of(definition: dict[str, Any]) -> str | None:
+    container = definition.get("container_configuration")
+    if isinstance(container, dict) and isinstance(container.get("image"), str):
+        image: str = container["image"]
+        return image
+    return None

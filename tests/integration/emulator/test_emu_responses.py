@@ -1,0 +1,171 @@
+"""The per-agent Responses endpoint, through the openai client the SDK hands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import openai
+import pytest
+from azure.ai.projects import AIProjectClient
+from azure.ai.projects.aio import AIProjectClient as AsyncAIProjectClient
+from azure.ai.projects.models import (
+    AgentEndpointConfig,
+    FixedRatioVersionSelectionRule,
+    VersionSelector,
+)
+from azure.identity.aio import DefaultAzureCredential as AsyncDefaultAzureCredential
+from emu_helpers import PROVISIONING_SECONDS, hosted_definition
+
+from foundry_operator.emulator.admin import AdminClient
+from support import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def active_agent(project: AIProjectClient, name: str, versions: int = 1) -> None:
+    for _ in range(versions):
+        project.agents.create_version(name, definition=hosted_definition())
+    wait_for(
+        lambda: all(
+            project.agents.get_version(name, str(n)).status == "active"
+            for n in range(1, versions + 1)
+        ),
+        timeout=PROVISIONING_SECONDS + 10,
+        what="active versions",
+    )
+
+
+def test_a_plain_response_echoes_the_agent_and_version(
+    project: AIProjectClient, agent_name: str
+) -> None:
+    active_agent(project, agent_name)
+    client = project.get_openai_client(agent_name=agent_name)
+    response = client.responses.create(input="hello there")
+    assert response.status == "completed"
+    assert response.output_text == f"[{agent_name} v1] echo: hello there"
+    assert response.usage is not None and response.usage.total_tokens > 0
+
+
+def test_a_streamed_response_arrives_as_responses_events(
+    project: AIProjectClient, agent_name: str
+) -> None:
+    active_agent(project, agent_name)
+    client = project.get_openai_client(agent_name=agent_name)
+    events = list(client.responses.create(input="stream me", stream=True))
+    kinds = [event.type for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == f"[{agent_name} v1] echo: stream me"
+    assert events[-1].response.output_text == deltas
+
+
+def test_the_async_clients_work_too(
+    project: AIProjectClient, agent_name: str, emulator_env: dict[str, str]
+) -> None:
+    active_agent(project, agent_name)
+
+    async def main() -> tuple[str, str]:
+        async with (
+            AsyncDefaultAzureCredential() as credential,
+            AsyncAIProjectClient(
+                endpoint=emulator_env["AZURE_AI_PROJECT_ENDPOINT"], credential=credential
+            ) as async_project,
+        ):
+            client = async_project.get_openai_client(agent_name=agent_name)
+            plain = await client.responses.create(input=[{"role": "user", "content": "hi"}])
+            stream = await client.responses.create(input="again", stream=True)
+            text = "".join(
+                [e.delta async for e in stream if e.type == "response.output_text.delta"]
+            )
+            await client.close()
+            return plain.output_text, text
+
+    plain, streamed = asyncio.run(main())
+    assert plain.endswith("echo: hi") and streamed.endswith("echo: again")
+
+
+def test_traffic_follows_the_version_selector(project: AIProjectClient, agent_name: str) -> None:
+    active_agent(project, agent_name, versions=2)
+    project.agents.update_details(
+        agent_name,
+        agent_endpoint=AgentEndpointConfig(
+            version_selector=VersionSelector(
+                version_selection_rules=[
+                    FixedRatioVersionSelectionRule(agent_version="1", traffic_percentage=70),
+                    FixedRatioVersionSelectionRule(agent_version="2", traffic_percentage=30),
+                ]
+            )
+        ),
+    )
+    client = project.get_openai_client(agent_name=agent_name)
+    answers = Counter(
+        client.responses.create(input="x").output_text.split("]")[0] for _ in range(100)
+    )
+    assert answers == {f"[{agent_name} v1": 70, f"[{agent_name} v2": 30}
+
+
+def test_a_disabled_agent_refuses_requests(project: AIProjectClient, agent_name: str) -> None:
+    active_agent(project, agent_name)
+    project.agents.disable(agent_name)
+    client = project.get_openai_client(agent_name=agent_name)
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.responses.create(input="hi")
+    assert caught.value.code == "agent_disabled"
+    project.agents.enable(agent_name)
+    assert client.responses.create(input="hi").status == "completed"
+
+
+def test_a_failed_routed_version_refuses_requests_without_retries(
+    project: AIProjectClient, admin: AdminClient, agent_name: str
+) -> None:
+    active_agent(project, agent_name)
+    admin.set_version_status(agent_name, "1", "failed")
+    before = admin.stats().count("responses", 409)
+    client = project.get_openai_client(agent_name=agent_name)
+    with pytest.raises(openai.ConflictError) as caught:
+        client.responses.create(input="hi")
+    assert caught.value.code == "agent_version_not_active"
+    assert admin.stats().count("responses", 409) == before + 1
+
+
+def test_a_creating_version_answers_503_with_retry_after(
+    project: AIProjectClient, admin: AdminClient, agent_name: str
+) -> None:
+    admin.set_provisioning_delay(30)
+    try:
+        project.agents.create_version(agent_name, definition=hosted_definition())
+    finally:
+        admin.set_provisioning_delay(PROVISIONING_SECONDS)
+    client = project.get_openai_client(agent_name=agent_name, max_retries=0)
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.responses.create(input="hi")
+    assert caught.value.status_code == 503
+    assert int(caught.value.response.headers["Retry-After"]) >= 1
+
+
+def test_sessions_named_in_requests_are_kept(project: AIProjectClient, agent_name: str) -> None:
+    active_agent(project, agent_name)
+    client = project.get_openai_client(agent_name=agent_name)
+    response = client.responses.create(input="hi", extra_body={"agent_session_id": "conv-1"})
+    assert response.model_extra is not None
+    assert response.model_extra["agent_session_id"] == "conv-1"
+    assert project.agents.get_session(agent_name, "conv-1").status == "active"
+
+
+def test_an_unknown_api_version_on_the_agent_endpoint_is_a_404(
+    project: AIProjectClient, agent_name: str
+) -> None:
+    active_agent(project, agent_name)
+    client = project.get_openai_client(
+        agent_name=agent_name, default_query={"api-version": "2025-11-15-preview"}
+    )
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(input="hi")
+
+
+def test_a_missing_agent_is_a_404(project: AIProjectClient, agent_name: str) -> None:
+    client = project.get_openai_client(agent_name=agent_name)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(input="hi")

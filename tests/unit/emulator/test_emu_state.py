@@ -1,0 +1,338 @@
+"""Project state: numbering, lifecycle, failure rules, deletion rules, routing, round trips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from foundry_operator.emulator.config import (
+    EmulatorConfig,
+    FailureRule,
+    IdenticalDefinitionPolicy,
+    RoutedVersionDeletePolicy,
+)
+from foundry_operator.emulator.errors import ApiError
+from foundry_operator.emulator.failures import FailureRules
+from foundry_operator.emulator.paging import PageQuery
+from foundry_operator.emulator.state import ProjectState, VersionStatus
+from foundry_operator.emulator.validation import CreateVersionRequest
+
+pytestmark = pytest.mark.unit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_state(config: EmulatorConfig | None = None) -> tuple[ProjectState, Clock]:
+    config = config or EmulatorConfig()
+    clock = Clock()
+    state = ProjectState(
+        "local", config, FailureRules(config.effective_failure_rules()), clock=clock
+    )
+    return state, clock
+
+
+def request(image: str = "acr.azurecr.io/echo:1", **extra: Any) -> CreateVersionRequest:
+    definition = {
+        "kind": "hosted",
+        "cpu": "1",
+        "memory": "2Gi",
+        "container_configuration": {"image": image},
+        **extra,
+    }
+    return CreateVersionRequest(
+        definition=definition, metadata={}, description="", draft=False, blueprint_reference=None
+    )
+
+
+def status(state: ProjectState, name: str, version: str) -> VersionStatus:
+    return state.get_version(name, version)[1].status
+
+
+def test_versions_are_numbered_from_one_without_gaps() -> None:
+    state, _ = make_state()
+    numbers = [state.create_version("a", request()).number for _ in range(5)]
+    assert numbers == [1, 2, 3, 4, 5]
+
+
+def test_a_deleted_version_number_is_never_reused() -> None:
+    state, _ = make_state()
+    for _ in range(3):
+        state.create_version("a", request())
+    state.delete_version("a", "3", force=False)
+    assert state.create_version("a", request()).number == 4
+
+
+def test_hosted_versions_are_creating_until_the_provisioning_delay_passes() -> None:
+    state, clock = make_state()
+    version = state.create_version("a", request())
+    assert version.status is VersionStatus.CREATING
+    clock.now += 0.99
+    assert status(state, "a", "1") is VersionStatus.CREATING
+    clock.now += 0.02
+    assert status(state, "a", "1") is VersionStatus.ACTIVE
+
+
+def test_non_hosted_kinds_are_active_at_once() -> None:
+    state, _ = make_state()
+    prompt = CreateVersionRequest(
+        definition={"kind": "prompt", "model": "gpt"},
+        metadata={},
+        description="",
+        draft=False,
+        blueprint_reference=None,
+    )
+    assert state.create_version("p", prompt).status is VersionStatus.ACTIVE
+
+
+def test_a_default_rule_fails_images_named_does_not_exist() -> None:
+    state, clock = make_state()
+    state.create_version("a", request("acr.azurecr.io/does-not-exist:1"))
+    clock.now += 5
+    _, version = state.get_version("a", "1")
+    assert version.status is VersionStatus.FAILED
+    rendered = state.render_version("a", version)
+    assert rendered["error"]["code"] == "image_pull_failed"
+    assert "does-not-exist" in rendered["error"]["message"]
+
+
+def test_an_http_error_rule_refuses_the_create_without_creating_the_agent() -> None:
+    state, _ = make_state()
+    with pytest.raises(ApiError) as caught:
+        state.create_version("a", request("acr.azurecr.io/invalid-container-image:1"))
+    assert (caught.value.status, caught.value.code) == (400, "InvalidContainerImage")
+    assert "a" not in state.agents
+
+
+def test_user_rules_take_precedence_and_can_use_regex() -> None:
+    config = EmulatorConfig(
+        failure_rules=[
+            FailureRule(regex=r"/private/", code="UnauthorizedAcrPull", delay_seconds=0),
+        ]
+    )
+    state, _ = make_state(config)
+    state.create_version("a", request("acr.azurecr.io/private/does-not-exist:1"))
+    _, version = state.get_version("a", "1")
+    assert version.status is VersionStatus.FAILED
+    assert version.error == {
+        "code": "UnauthorizedAcrPull",
+        "message": "Provisioning of image "
+        "'acr.azurecr.io/private/does-not-exist:1' failed: "
+        "UnauthorizedAcrPull.",
+    }
+
+
+def test_identical_definition_creates_a_new_version_by_default() -> None:
+    state, _ = make_state()
+    state.create_version("a", request())
+    assert state.create_version("a", request()).number == 2
+
+
+def test_identical_definition_can_return_the_latest_version() -> None:
+    config = EmulatorConfig()
+    config.lifecycle.identical_definition = IdenticalDefinitionPolicy.RETURN_LATEST
+    state, _ = make_state(config)
+    state.create_version("a", request())
+    assert state.create_version("a", request()).number == 1
+    assert state.create_version("a", request("acr.azurecr.io/echo:2")).number == 2
+
+
+def test_the_version_cap_is_a_user_error() -> None:
+    config = EmulatorConfig()
+    config.limits.max_versions_per_agent = 3
+    state, _ = make_state(config)
+    for _ in range(3):
+        state.create_version("a", request())
+    with pytest.raises(ApiError) as caught:
+        state.create_version("a", request())
+    assert (caught.value.status, caught.value.code) == (400, "UserError")
+    state.delete_version("a", "1", force=False)
+    assert state.create_version("a", request()).number == 4
+
+
+def test_deleting_the_last_version_deletes_the_agent() -> None:
+    state, _ = make_state()
+    state.create_version("a", request())
+    state.delete_version("a", "1", force=False)
+    with pytest.raises(ApiError) as caught:
+        state.get_agent("a")
+    assert caught.value.status == 404
+
+
+def test_active_sessions_block_deletes_unless_forced() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    clock.now += 2
+    _, session = state.create_session("a", "1", None)
+    for delete in (
+        lambda: state.delete_version("a", "1", force=False),
+        lambda: state.delete_agent("a", force=False),
+    ):
+        with pytest.raises(ApiError) as caught:
+            delete()
+        assert caught.value.status == 409
+    state.stop_session("a", session.session_id)
+    state.delete_agent("a", force=False)
+
+
+def test_force_delete_cascades_to_sessions() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    state.create_version("a", request())
+    clock.now += 2
+    state.create_session("a", "1", "s1")
+    state.delete_version("a", "1", force=True)
+    with pytest.raises(ApiError):
+        state.get_session("a", "s1")
+
+
+def test_sessions_need_an_enabled_agent_and_an_active_version() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    with pytest.raises(ApiError) as caught:
+        state.create_session("a", "1", None)
+    assert (caught.value.status, caught.value.code) == (409, "agent_version_not_ready")
+    clock.now += 2
+    state.set_enabled("a", False)
+    with pytest.raises(ApiError) as caught:
+        state.create_session("a", "1", None)
+    assert caught.value.code == "agent_disabled"
+
+
+def route_patch(*pairs: tuple[str, int]) -> dict[str, Any]:
+    return {
+        "agent_endpoint": {
+            "version_selector": {
+                "version_selection_rules": [
+                    {"type": "FixedRatio", "agent_version": v, "traffic_percentage": p}
+                    for v, p in pairs
+                ]
+            }
+        }
+    }
+
+
+def test_routing_rules_must_name_existing_non_failed_versions() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    state.create_version("a", request("acr.azurecr.io/does-not-exist:1"))
+    clock.now += 2
+    with pytest.raises(ApiError, match="does not exist"):
+        state.update_details("a", route_patch(("1", 50), ("9", 50)))
+    with pytest.raises(ApiError, match="failed"):
+        state.update_details("a", route_patch(("1", 50), ("2", 50)))
+    agent = state.update_details("a", route_patch(("1", 100)))
+    assert agent.endpoint is not None
+
+
+def test_fixed_ratio_routing_splits_every_hundred_requests_exactly() -> None:
+    state, clock = make_state()
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("1", 90), ("2", 10)))
+    picks = [state.route("a").version.number for _ in range(100)]
+    assert picks.count(1) == 90 and picks.count(2) == 10
+    assert 2 in picks[:20], "a 90/10 split should interleave, not batch"
+
+
+def test_without_a_selector_traffic_goes_to_the_latest_version() -> None:
+    state, _ = make_state()
+    for _ in range(3):
+        state.create_version("a", request())
+    assert state.route("a").version.number == 3
+
+
+def test_deleting_a_routed_version_is_refused_by_default() -> None:
+    state, clock = make_state()
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("1", 50), ("2", 50)))
+    with pytest.raises(ApiError) as caught:
+        state.delete_version("a", "1", force=False)
+    assert (caught.value.status, caught.value.code) == (409, "version_in_use")
+
+
+def test_deleting_a_routed_version_can_be_allowed_and_reroutes() -> None:
+    config = EmulatorConfig()
+    config.lifecycle.delete_routed_version = RoutedVersionDeletePolicy.ALLOW
+    state, clock = make_state(config)
+    for _ in range(3):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("1", 50), ("2", 25), ("3", 25)))
+    state.delete_version("a", "1", force=False)
+    rules = state.get_agent("a").endpoint["version_selector"]["version_selection_rules"]  # type: ignore[index]
+    assert [(r["agent_version"], r["traffic_percentage"]) for r in rules] == [("2", 50), ("3", 50)]
+
+
+def test_merge_patch_keeps_fields_not_mentioned() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", {"agent_endpoint": {"protocol_configuration": {"responses": {}}}})
+    state.update_details("a", route_patch(("1", 100)))
+    endpoint = state.get_agent("a").endpoint
+    assert endpoint is not None and set(endpoint) == {"protocol_configuration", "version_selector"}
+
+
+def test_list_agents_filters_by_the_latest_versions_kind() -> None:
+    state, _ = make_state()
+    state.create_version("h", request())
+    state.create_version("p", CreateVersionRequest({"kind": "prompt"}, {}, "", False, None))
+    names = [a.name for a in state.list_agents(PageQuery(), "hosted").items]
+    assert names == ["h"]
+
+
+def test_an_agent_round_trips_through_its_persisted_record() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    state.create_version("a", request("acr.azurecr.io/does-not-exist:1"))
+    state.update_details("a", {"agent_endpoint": {"protocol_configuration": {"responses": {}}}})
+    record = state.dump_agent("a")
+    assert record is not None
+
+    restored, restored_clock = make_state()
+    restored_clock.now = clock.now
+    restored.load_agent(record)
+    assert restored.render_agent(restored.get_agent("a")) == state.render_agent(
+        state.get_agent("a")
+    )
+    assert restored.create_version("a", request()).number == 3
+    # The timers continue: the restored versions settle on their original schedule.
+    restored_clock.now += 2
+    assert status(restored, "a", "1") is VersionStatus.ACTIVE
+    assert status(restored, "a", "2") is VersionStatus.FAILED
+
+
+def test_every_change_marks_its_agent_dirty_for_persistence() -> None:
+    state, _ = make_state()
+    state.create_version("a", request())
+    assert state.dirty == {"a"}
+    state.dirty.clear()
+    state.get_agent("a")
+    assert state.dirty == set()
+    state.delete_agent("a", force=False)
+    assert state.dirty == {"a"} and state.dump_agent("a") is None
+
+
+def test_rendered_versions_carry_the_wire_fields_the_sdk_reads() -> None:
+    state, _ = make_state()
+    version = state.create_version("echo", request())
+    body = state.render_version("echo", version)
+    assert body["object"] == "agent.version"
+    assert body["id"] == "echo:1"
+    assert body["version"] == "1"
+    assert body["description"] == ""
+    assert isinstance(body["created_at"], int)
+    assert body["status"] == "creating"
+    assert body["metadata"] == {}
+    assert body["definition"]["container_protocol_versions"] == []
+    assert "error" not in body
