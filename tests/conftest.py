@@ -12,6 +12,7 @@ local iteration); it is started if needed and left running.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,8 +27,15 @@ from foundry_operator.devcluster import binaries, versions
 from foundry_operator.devcluster.cluster import DevCluster
 from foundry_operator.emulator.process import EmulatorProcess
 from foundry_operator.local import OperatorProcess
+from support import TEST_RESYNC_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,7 +172,15 @@ def operator_process(
         tmp_path_factory.mktemp("operator") / "operator.log",
         kubeconfig=kube.kubeconfig,
         foundry_env=emulator.env,
-        args=["--metrics-port", "0", "--health-port", "0"],
+        # A short resync, so drift and steady-state tests do not wait ten minutes.
+        args=[
+            "--metrics-port",
+            str(free_port()),
+            "--health-port",
+            "0",
+            "--resync-seconds",
+            str(TEST_RESYNC_SECONDS),
+        ],
     )
     proc.start()
     proc.wait_until_logged("Initial authentication has finished")

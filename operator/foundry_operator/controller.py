@@ -8,13 +8,16 @@ kopf handlers write the status, post the Events and schedule the next look.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from . import metrics
+from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
 from .api.status import HostedAgentStatus, Phase
 from .foundry.client import FoundryClient, FoundryError
@@ -28,8 +31,8 @@ from .reconcile.errors import (
     describe_http_error,
     describe_version_error,
 )
-from .reconcile.observed import GONE, AgentInfo
-from .reconcile.plan import Action, owned_versions, plan, serving_version
+from .reconcile.observed import GONE, AgentInfo, VersionInfo
+from .reconcile.plan import Action, Plan, owned_versions, plan, serving_version
 from .reconcile.report import Event, Report, build_status, load_status, transition_events
 
 log = logging.getLogger("foundry_operator.controller")
@@ -49,6 +52,7 @@ class Resource:
     generation: int | None
     spec: Mapping[str, Any]
     status: Mapping[str, Any] | None
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,9 @@ async def reconcile(
     try:
         if missing_env:
             raise MissingEnvValue("; ".join(missing_env))
-        desired = desired_version(spec, env_values)
+        desired = desired_version(
+            spec, env_values, retry_token=resource.annotations.get(RETRY_ANNOTATION)
+        )
     except MissingEnvValue as exc:
         # Someone may be creating the Secret right now: look again with backoff, and the
         # ref watch brings us back as soon as it appears.
@@ -165,6 +171,11 @@ async def _converge(
             report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
             return _finish(resource, previous, report, None, "conflict")
 
+        drift = _drift(previous, desired.spec_hash, decision)
+        if drift is not None:
+            events.append(drift)
+            log.warning(drift.message, extra=extra)
+
         if decision.action is Action.CREATE:
             body = create_version_body(
                 desired, uid=resource.uid, namespace=resource.namespace, name=resource.name
@@ -183,6 +194,7 @@ async def _converge(
 
         if decision.action is Action.ROUTE:
             assert decision.target is not None
+            _observe_provisioning(previous, decision.target)
             await client.route(
                 agent, decision.target.version, [p.protocol.value for p in spec.protocols]
             )
@@ -207,18 +219,70 @@ async def _converge(
             return _finish(resource, previous, report, backoff.poll_delay(attempt), "progressing")
         if decision.action is Action.FAILED:
             assert decision.target is not None
+            _observe_provisioning(previous, decision.target)
             failure = describe_version_error(
                 decision.target.error_code, decision.target.error_message
             )
             report = replace(report, phase=Phase.FAILED, failure=failure)
             return _finish(resource, previous, report, None, "failed")
-        # READY
+        # READY: retention last, so the serving version is settled before anything goes.
+        for version in decision.prune:
+            await client.delete_version(agent, version)
+        if decision.prune:
+            pruned = ", ".join(decision.prune)
+            log.info("pruned versions %s", pruned, extra=extra)
+            kept = tuple(v for v in decision.ours if v.version not in decision.prune)
+            report = replace(
+                report,
+                ours=kept,
+                events=(
+                    *report.events,
+                    Event(
+                        "Normal",
+                        "VersionsPruned",
+                        f"Deleted old versions {pruned} "
+                        f"(revisionHistoryLimit {spec.revision_history_limit})",
+                    ),
+                ),
+            )
         report = replace(report, phase=Phase.READY)
         return _finish(resource, previous, report, None, "ready")
 
     # Only reached if Foundry keeps changing under us; look again soon.
     report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events))
     return _finish(resource, previous, report, backoff.poll_delay(attempt), "progressing")
+
+
+def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> None:
+    """Time from creation to active/failed, counted once: when we first see it settle."""
+    first_sight = previous.latest_version != target.version or previous.version_status in (
+        None,
+        "creating",
+    )
+    if first_sight and target.created_at:
+        outcome = "active" if target.status == "active" else "failed"
+        metrics.PROVISIONING.labels(outcome).observe(max(0.0, time.time() - target.created_at))
+
+
+def _drift(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event | None:
+    """An Event when Foundry no longer matches what this resource had made Ready."""
+    if previous.phase is not Phase.READY or previous.spec_hash != spec_hash:
+        return None
+    if decision.action is Action.CREATE:
+        return Event(
+            "Warning",
+            "DriftDetected",
+            f"Version {previous.latest_version} was deleted outside the operator; "
+            "creating a new version for the same spec",
+        )
+    if decision.action is Action.ROUTE and decision.target is not None:
+        return Event(
+            "Warning",
+            "DriftDetected",
+            f"Traffic was moved away from version {decision.target.version} outside the "
+            "operator; routing it back",
+        )
+    return None
 
 
 def _first_error(exc: ValueError) -> str:

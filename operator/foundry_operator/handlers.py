@@ -4,18 +4,29 @@ Where kopf keeps its own state, and why: progress and the last-handled spec go i
 annotations under ``foundry.agents.dev/`` (not ``status``), so ``status`` holds only what
 the operator reports and a user never sees kopf's bookkeeping there. The finalizer is
 ``foundry.agents.dev/finalizer``.
+
+Two paths reconcile an object, never at the same time (one lock per object):
+- the change handler (create/update/resume), which kopf re-runs after each planned delay
+  until the object settles;
+- the resync daemon, which every ``resync_seconds`` (jittered) looks at a settled object
+  with reads only, and writes only if Foundry drifted from it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+from collections import Counter, defaultdict
 from typing import Any
 
 import kopf
 from azure.identity.aio import DefaultAzureCredential
+from kubernetes.client import CustomObjectsApi
 
 from . import controller, metrics
 from .api.resource import GROUP, PLURAL, VERSION
+from .api.status import Phase
 from .foundry.client import FoundryClient
 from .kube.client import api_client
 from .kube.env import EnvResolver, references
@@ -27,7 +38,9 @@ FINALIZER = f"{GROUP}/finalizer"
 # kopf logs every TemporaryError as an error; the runner lowers these planned re-looks to INFO.
 REQUEUE_MARK = "requeue:"
 
-# Set by the runner before kopf starts; handlers read it through the startup memo.
+log = logging.getLogger("foundry_operator.handlers")
+
+# Set by the runner before kopf starts.
 _settings = Settings()
 
 
@@ -43,15 +56,19 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    # Our own backoff decides every delay; kopf's defaults would retry errors every 60 s.
     settings.execution.max_workers = 32
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.posting.level = logging.WARNING  # logs stay logs; Events are posted explicitly
+    if _settings.peering:
+        settings.peering.name = _settings.peering
+        settings.peering.priority = _settings.priority
     if not _settings.project_endpoint:
         raise kopf.PermanentError(
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"
         )
+    memo.locks = defaultdict(asyncio.Lock)
+    memo.phases = {}
     memo.refs = RefIndex()
     memo.kube = api_client()
     memo.env = EnvResolver(memo.kube)
@@ -82,12 +99,34 @@ def _resource(body: kopf.Body) -> controller.Resource:
         generation=meta.get("generation"),
         spec=dict(body.get("spec") or {}),
         status=dict(body.get("status") or {}),
+        annotations=dict(meta.get("annotations") or {}),
     )
 
 
 def _post(body: kopf.Body, events: list[Event]) -> None:
     for event in events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _track_phase(memo: kopf.Memo, key: str, phase: Phase | None) -> None:
+    if phase is None:
+        memo.phases.pop(key, None)
+    else:
+        memo.phases[key] = phase
+    counts = Counter(memo.phases.values())
+    for each in Phase:
+        metrics.RESOURCES.labels(each.value).set(counts.get(each, 0))
+
+
+async def _reconcile(memo: kopf.Memo, resource: controller.Resource, attempt: int) -> Any:
+    memo.refs.set(resource.namespace, resource.name, references(resource.spec))
+    env = await memo.env.resolve(resource.namespace, resource.spec)
+    outcome = await controller.reconcile(
+        memo.foundry, resource, env_values=env.values, missing_env=env.missing, attempt=attempt
+    )
+    metrics.RECONCILES.labels(outcome.result).inc()
+    _track_phase(memo, resource.uid, outcome.status.phase)
+    return outcome
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
@@ -97,14 +136,10 @@ async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
 ) -> None:
     resource = _resource(body)
-    memo.refs.set(resource.namespace, resource.name, references(resource.spec))
-    env = await memo.env.resolve(resource.namespace, resource.spec)
-    outcome = await controller.reconcile(
-        memo.foundry, resource, env_values=env.values, missing_env=env.missing, attempt=retry
-    )
+    async with memo.locks[resource.uid]:
+        outcome = await _reconcile(memo, resource, retry)
     patch.status.update(status_patch(outcome.status))
     _post(body, outcome.events)
-    metrics.RECONCILES.labels(outcome.result).inc()
     if outcome.requeue_after is not None:
         # kopf keeps the patch above and calls us again after the delay; a newer spec
         # supersedes the wait.
@@ -114,17 +149,71 @@ async def reconcile(
         )
 
 
+def _settled(body: kopf.Body) -> bool:
+    status = body.get("status") or {}
+    generation = body.get("metadata", {}).get("generation")
+    return status.get("phase") in (Phase.READY, Phase.FAILED) and (
+        status.get("observedGeneration") == generation
+    )
+
+
+async def _write_status(memo: kopf.Memo, body: kopf.Body, new: dict[str, Any]) -> None:
+    if dict(body.get("status") or {}) == {k: v for k, v in new.items() if v is not None}:
+        return  # nothing new: no write, so watchers (and Argo CD) see no churn
+    meta = body.get("metadata", {})
+    await asyncio.to_thread(
+        CustomObjectsApi(memo.kube).patch_namespaced_custom_object_status,
+        GROUP,
+        VERSION,
+        meta["namespace"],
+        PLURAL,
+        meta["name"],
+        {"status": new},
+    )
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+async def resync(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    period = _settings.resync_seconds
+    # Spread the first look over a whole period, so objects do not resync in lock-step.
+    delay = random.uniform(0.5, 1.0) * period
+    attempt = 0
+    repairing = False  # this daemon started a change and follows it until it settles
+    while not await stopped.wait(delay):
+        delay = period * random.uniform(0.9, 1.1)
+        if not repairing and not _settled(body):
+            continue  # the change handler owns objects that are still moving
+        resource = _resource(body)
+        async with memo.locks[resource.uid]:
+            outcome = await _reconcile(memo, resource, attempt)
+        if outcome.result == "retry":
+            # Foundry could not be read: say nothing (the agent may well be serving) and
+            # look again soon, with backoff.
+            attempt += 1
+            delay = outcome.requeue_after or delay
+            continue
+        attempt = 0
+        await _write_status(memo, body, status_patch(outcome.status))
+        _post(body, outcome.events)
+        repairing = outcome.requeue_after is not None
+        if repairing:
+            delay = outcome.requeue_after or delay  # drift repair in progress: follow it
+
+
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
     resource = _resource(body)
-    outcome = await controller.delete(memo.foundry, resource, attempt=retry)
+    async with memo.locks[resource.uid]:
+        outcome = await controller.delete(memo.foundry, resource, attempt=retry)
     if outcome.status is not None:
         patch.status.update(status_patch(outcome.status))
     _post(body, outcome.events)
-    if outcome.done:
-        memo.refs.remove(resource.namespace, resource.name)
-    else:
+    if not outcome.done:
+        _track_phase(memo, resource.uid, Phase.DELETING)
         raise kopf.TemporaryError(
-            "Foundry versions not deleted yet; the finalizer stays until they are",
+            f"{REQUEUE_MARK} Foundry versions not deleted yet; the finalizer stays until they are",
             delay=outcome.requeue_after or 5.0,
         )
+    memo.refs.remove(resource.namespace, resource.name)
+    memo.locks.pop(resource.uid, None)
+    _track_phase(memo, resource.uid, None)

@@ -46,6 +46,14 @@ class OperatorProcess:
         self._started_at_offset = 0
 
     @property
+    def metrics_url(self) -> str | None:
+        """Where this operator serves Prometheus metrics, if it was given a port."""
+        if "--metrics-port" not in self.args:
+            return None
+        port = self.args[self.args.index("--metrics-port") + 1]
+        return None if port == "0" else f"http://127.0.0.1:{port}/metrics"
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 

@@ -8,6 +8,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# The resync period of the session operator (short, so drift tests do not wait minutes).
+TEST_RESYNC_SECONDS = 4
+
 
 def wait_for(
     predicate: Callable[[], T | None],

@@ -18,3 +18,8 @@ SINGULAR: Final = "hostedagent"
 SHORT_NAMES: Final = ("hagent",)
 CATEGORIES: Final = ("foundry",)
 CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+
+RETRY_ANNOTATION: Final = "retry.foundry.agents.dev/token"
+"""Set or change it (any value) to ask for a new Foundry version of an unchanged spec, e.g.
+after fixing a registry permission that made the last version fail. Its own prefix, because
+kopf ignores changes to annotations under its storage prefix (``foundry.agents.dev/``)."""

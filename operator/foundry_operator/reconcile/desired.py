@@ -152,15 +152,23 @@ def spec_hash(
     *,
     description: str | None,
     metadata: Mapping[str, str],
+    retry_token: str | None = None,
 ) -> str:
-    """A short, stable hash of everything that makes a version distinct (see module doc)."""
-    document = {
+    """A short, stable hash of everything that makes a version distinct (see module doc).
+
+    ``retry_token`` is the value of the retry annotation: a person sets it to ask for a new
+    version of an unchanged spec (after fixing a registry permission, say). Absent, it leaves
+    the hash exactly as it was, so existing versions keep matching.
+    """
+    document: dict[str, Any] = {
         "schema": HASH_SCHEMA,
         "definition": redacted_definition(definition),
         # Foundry reports an unset description as "": treat both alike.
         "description": description or "",
         "metadata": dict(metadata),
     }
+    if retry_token:
+        document["retry"] = retry_token
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:SPEC_HASH_LENGTH]
 
@@ -177,7 +185,10 @@ class DesiredVersion:
 
 
 def desired_version(
-    spec: HostedAgentSpec, env_values: Mapping[str, str] | None = None
+    spec: HostedAgentSpec,
+    env_values: Mapping[str, str] | None = None,
+    *,
+    retry_token: str | None = None,
 ) -> DesiredVersion:
     definition = build_definition(spec, env_values)
     metadata = dict(spec.metadata)
@@ -185,7 +196,9 @@ def desired_version(
         definition=definition,
         description=spec.description,
         metadata=metadata,
-        spec_hash=spec_hash(definition, description=spec.description, metadata=metadata),
+        spec_hash=spec_hash(
+            definition, description=spec.description, metadata=metadata, retry_token=retry_token
+        ),
     )
 
 

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from azure.ai.projects import AIProjectClient
-from azure.identity import DefaultAzureCredential
 
-from foundry_operator.emulator.process import EmulatorProcess
 from foundry_operator.local import OperatorProcess
 from support import wait_for
+from support.hagent import condition
 
 pytestmark = pytest.mark.usefixtures("running_operator")
-
-
-@pytest.fixture(scope="module")
-def foundry(emulator: EmulatorProcess) -> Iterator[AIProjectClient]:
-    with AIProjectClient(endpoint=emulator.endpoint, credential=DefaultAzureCredential()) as c:
-        yield c
 
 
 def secret(name: str, **data: str) -> str:
@@ -48,11 +40,6 @@ def agent(name: str, secret_name: str) -> str:
             },
         }
     )
-
-
-def condition(kubectl: Any, namespace: str, name: str, type_: str) -> dict[str, Any]:
-    obj = json.loads(kubectl("get", "hagent", name, "-n", namespace, "-o", "json").stdout)
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def env_of(foundry: AIProjectClient, agent_name: str) -> list[str]:

@@ -7,70 +7,18 @@ azure-ai-projects SDK reading the emulator to check what Foundry holds.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from azure.ai.projects import AIProjectClient
-from azure.identity import DefaultAzureCredential
 
 from foundry_operator.api.reserved import METADATA_REF, METADATA_SPEC_HASH, METADATA_UID
 from foundry_operator.emulator.process import EmulatorProcess
 from foundry_operator.local import OperatorProcess
 from support import wait_for
+from support.hagent import IMAGE, get, manifest, routing, unique, versions, wait_ready
 
 pytestmark = pytest.mark.usefixtures("running_operator")
-
-IMAGE = "myregistry.azurecr.io/agents/chat"
-
-
-@pytest.fixture(scope="module")
-def foundry(emulator: EmulatorProcess) -> Iterator[AIProjectClient]:
-    with AIProjectClient(endpoint=emulator.endpoint, credential=DefaultAzureCredential()) as c:
-        yield c
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def manifest(name: str, image: str, **spec: Any) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "foundry.agents.dev/v1alpha1",
-            "kind": "HostedAgent",
-            "metadata": {"name": name},
-            "spec": {"image": image, **spec},
-        }
-    )
-
-
-def get(kubectl: Any, namespace: str, name: str) -> dict[str, Any]:
-    out = kubectl("get", "hagent", name, "-n", namespace, "-o", "json").stdout
-    return dict(json.loads(out))
-
-
-def versions(foundry: AIProjectClient, agent: str) -> list[Any]:
-    return sorted(foundry.agents.list_versions(agent), key=lambda v: int(v["version"]))
-
-
-def routing(foundry: AIProjectClient, agent: str) -> dict[str, int]:
-    endpoint = foundry.agents.get(agent).get("agent_endpoint") or {}
-    rules = (endpoint.get("version_selector") or {}).get("version_selection_rules") or []
-    return {r["agent_version"]: r["traffic_percentage"] for r in rules}
-
-
-def wait_ready(kubectl: Any, namespace: str, name: str, timeout: int = 60) -> None:
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"--timeout={timeout}s",
-        f"hagent/{name}",
-        "-n",
-        namespace,
-        timeout=timeout + 10,
-    )
 
 
 def test_apply_becomes_ready_with_one_routed_version(
