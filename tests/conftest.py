@@ -16,7 +16,6 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from foundry_operator.devcluster import binaries, versions
 from foundry_operator.devcluster.cluster import DevCluster
 from foundry_operator.emulator.process import EmulatorProcess
 from foundry_operator.local import OperatorProcess
-from support import TEST_RESYNC_SECONDS
+from support import TEST_RESYNC_SECONDS, KubeEnv
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,20 +51,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
-
-
-@dataclass(frozen=True)
-class KubeEnv:
-    kubeconfig: Path
-    kubectl_bin: Path
-    helm_bin: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env["PATH"] = f"{self.kubectl_bin.parent}{os.pathsep}{env.get('PATH', '')}"
-        return env
 
 
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]

@@ -60,9 +60,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.posting.level = logging.WARNING  # logs stay logs; Events are posted explicitly
-    if _settings.peering:
-        settings.peering.name = _settings.peering
-        settings.peering.priority = _settings.priority
     if not _settings.project_endpoint:
         raise kopf.PermanentError(
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"

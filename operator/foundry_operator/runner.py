@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import logging
-import sys
+import threading
 
 import kopf
 
 from . import handlers, metrics
 from . import settings as settings_mod
+from .kube.client import api_client
+from .kube.leader import LeaderElector
 from .settings import LogFormat, Settings
 
 
@@ -41,28 +44,76 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
 
 
+class _StandbyHealth:
+    """Answers /healthz while a replica waits to lead, so its liveness probe passes;
+    kopf's own endpoint takes the port over once this replica leads."""
+
+    def __init__(self, port: int) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path.startswith("/healthz") else 404)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _lead(settings: Settings) -> tuple[LeaderElector, threading.Event]:
+    elector = LeaderElector(
+        api_client(),
+        namespace=settings.lease_namespace,
+        name=settings.lease_name,
+        duration_seconds=settings.lease_duration_seconds,
+        renew_seconds=max(1.0, settings.lease_duration_seconds / 3),
+    )
+    standby = _StandbyHealth(settings.health_port) if settings.health_port else None
+    try:
+        elector.acquire()
+    finally:
+        if standby:
+            standby.close()
+    lost = threading.Event()
+    elector.keep(lost)
+    return elector, lost
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_mod.from_args(args)
     _configure_logging(settings)
     handlers.use_settings(settings)
     metrics.serve(settings.metrics_port)
-    logging.getLogger("foundry_operator").info(
-        "starting: endpoint=%s namespaces=%s concurrency=%d",
+    log = logging.getLogger("foundry_operator")
+    log.info(
+        "starting: endpoint=%s namespaces=%s concurrency=%d leader-election=%s",
         settings.project_endpoint,
         ",".join(settings.namespaces) or "*",
         settings.max_concurrency,
+        settings.leader_election,
     )
+    elector, lost = _lead(settings) if settings.leader_election else (None, threading.Event())
     try:
         asyncio.run(
             kopf.operator(
                 clusterwide=not settings.namespaces,
                 namespaces=settings.namespaces,
-                standalone=settings.peering is None,
-                peering_name=settings.peering,
-                priority=settings.priority,
+                # One active replica is the Lease's job, not kopf peering's.
+                standalone=True,
                 liveness_endpoint=settings.liveness_url,
+                stop_flag=lost,
             )
         )
     except KeyboardInterrupt:
-        return 0
-    return 0 if sys.exc_info()[0] is None else 1
+        pass
+    finally:
+        if elector is not None:
+            elector.release()
+    # Exiting non-zero after losing the Lease makes Kubernetes restart the replica, which
+    # then queues up for leadership again.
+    return 1 if lost.is_set() else 0

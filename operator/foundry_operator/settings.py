@@ -11,7 +11,8 @@ Environment variables (all optional):
 ``FOUNDRY_OPERATOR_RESYNC_SECONDS``   read-only drift check period (default 600)
 ``FOUNDRY_OPERATOR_METRICS_PORT``  Prometheus port (default 8080; 0 disables)
 ``FOUNDRY_OPERATOR_HEALTH_PORT``   liveness port for /healthz (default 8081; 0 disables)
-``FOUNDRY_OPERATOR_PEERING``       kopf peering name for HA; unset runs standalone
+``FOUNDRY_OPERATOR_LEADER_ELECTION``  ``true`` for HA: replicas elect a leader on a Lease
+``FOUNDRY_OPERATOR_LEASE_NAMESPACE``  where the Lease lives (default: ``$POD_NAMESPACE``)
 =================================  ========================================================
 """
 
@@ -44,8 +45,10 @@ class Settings(BaseModel):
     poll_max_seconds: float = Field(default=30.0, gt=0)
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     health_port: int = Field(default=8081, ge=0, le=65535)
-    peering: str | None = None
-    priority: int = 0
+    leader_election: bool = False
+    lease_namespace: str = "default"
+    lease_name: str = "foundry-agent-operator"
+    lease_duration_seconds: int = Field(default=15, ge=2, le=300)
 
     @property
     def liveness_url(self) -> str | None:
@@ -72,8 +75,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resync-seconds", type=float, help="read-only drift check period")
     parser.add_argument("--metrics-port", type=int, help="Prometheus port; 0 disables")
     parser.add_argument("--health-port", type=int, help="liveness port (/healthz); 0 disables")
-    parser.add_argument("--peering", help="kopf peering name for HA (default: standalone)")
-    parser.add_argument("--priority", type=int, help="this replica's peering priority")
+    parser.add_argument(
+        "--leader-election",
+        action="store_const",
+        const=True,
+        help="elect one active replica on a Lease (for running more than one replica)",
+    )
+    parser.add_argument("--lease-namespace", help="namespace of the leader Lease")
+    parser.add_argument(
+        "--lease-duration", type=int, help="seconds before a dead leader's Lease expires"
+    )
 
 
 def from_args(args: argparse.Namespace) -> Settings:
@@ -93,7 +104,9 @@ def from_args(args: argparse.Namespace) -> Settings:
         "resync_seconds": pick(args.resync_seconds, "FOUNDRY_OPERATOR_RESYNC_SECONDS"),
         "metrics_port": pick(args.metrics_port, "FOUNDRY_OPERATOR_METRICS_PORT"),
         "health_port": pick(args.health_port, "FOUNDRY_OPERATOR_HEALTH_PORT"),
-        "peering": pick(args.peering, "FOUNDRY_OPERATOR_PEERING"),
-        "priority": pick(args.priority, "FOUNDRY_OPERATOR_PRIORITY"),
+        "leader_election": pick(args.leader_election, "FOUNDRY_OPERATOR_LEADER_ELECTION"),
+        "lease_namespace": pick(args.lease_namespace, "FOUNDRY_OPERATOR_LEASE_NAMESPACE")
+        or _env("POD_NAMESPACE"),
+        "lease_duration_seconds": pick(args.lease_duration, "FOUNDRY_OPERATOR_LEASE_DURATION"),
     }
     return Settings.model_validate({k: v for k, v in raw.items() if v is not None})

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KubeEnv:
+    kubeconfig: Path
+    kubectl_bin: Path
+    helm_bin: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["PATH"] = f"{self.kubectl_bin.parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
 
 # The resync period of the session operator (short, so drift tests do not wait minutes).
 TEST_RESYNC_SECONDS = 4
