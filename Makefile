@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= .demo
 
-.PHONY: install test unit integration e2e lint format crds controlplane demo demo-stop bench clean
+.PHONY: install lock test unit integration e2e lint format crds controlplane demo demo-stop bench bench-resilience clean
 
 install: $(STAMP)
 
@@ -44,13 +44,13 @@ e2e: controlplane
 	$(BIN)/pytest tests/e2e
 
 lint: install
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format operator tests
-	$(BIN)/ruff check --fix operator tests
+	$(BIN)/ruff format operator tests bench
+	$(BIN)/ruff check --fix operator tests bench
 
 crds: install
 	$(BIN)/foundry-operator crds
@@ -64,3 +64,21 @@ demo: install
 
 demo-stop:
 	$(BIN)/foundry-operator demo --stop --dir $(DEMO_DIR)
+
+# Benchmark: `make bench N=1000 LATENCY_MS=50 PROVISIONING=2 CONCURRENCY=16`; the last line
+# printed is a JSON object with every figure. `make bench-resilience` breaks things on purpose.
+N ?= 100
+LATENCY_MS ?= 50
+PROVISIONING ?= 2
+CONCURRENCY ?= 16
+THROTTLE_RATE ?= 0
+ERROR_RATE ?= 0
+SCENARIO ?= all
+
+bench: controlplane
+	$(BIN)/python -m bench.run --agents $(N) --latency-ms $(LATENCY_MS) \
+	  --provisioning $(PROVISIONING) --concurrency $(CONCURRENCY) \
+	  --throttle-rate $(THROTTLE_RATE) --error-rate $(ERROR_RATE)
+
+bench-resilience: controlplane
+	$(BIN)/python -m bench.scenarios --scenario $(SCENARIO) --agents $(N)

@@ -56,6 +56,17 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """How closely to follow a version that is being created (from the settings)."""
+
+    poll_base: float = backoff.POLL_BASE_SECONDS
+    poll_cap: float = backoff.POLL_CAP_SECONDS
+
+    def poll(self, attempt: int) -> float:
+        return backoff.poll_delay(attempt, base=self.poll_base, cap=self.poll_cap)
+
+
+@dataclass(frozen=True)
 class Outcome:
     status: HostedAgentStatus
     events: list[Event]
@@ -86,6 +97,7 @@ async def reconcile(
     env_values: Mapping[str, str],
     missing_env: Sequence[str] = (),
     attempt: int,
+    timing: Timing = Timing(),
 ) -> Outcome:
     """``env_values`` holds the resolved ``valueFrom`` variables; ``missing_env`` says which
     referenced Secrets/ConfigMaps (or keys) could not be read."""
@@ -114,7 +126,7 @@ async def reconcile(
         return _finish(resource, previous, report, backoff.backoff_delay(attempt), "retry")
 
     try:
-        return await _converge(client, resource, previous, spec, agent, desired, attempt)
+        return await _converge(client, resource, previous, spec, agent, desired, attempt, timing)
     except FoundryError as err:
         failure = describe_http_error(err.status, err.code, err.message, secret_values=secrets)
         phase = Phase.PROVISIONING if failure.transient else Phase.FAILED
@@ -140,6 +152,7 @@ async def _converge(
     agent: str,
     desired: DesiredVersion,
     attempt: int,
+    timing: Timing,
 ) -> Outcome:
     versions = await client.list_versions(agent)
     agent_info = await client.get_agent(agent) if versions else None
@@ -216,7 +229,7 @@ async def _converge(
                 reason=StateReason.VERSION_CREATING,
                 message=f"Version {extra['version']} is being created",
             )
-            return _finish(resource, previous, report, backoff.poll_delay(attempt), "progressing")
+            return _finish(resource, previous, report, timing.poll(attempt), "progressing")
         if decision.action is Action.FAILED:
             assert decision.target is not None
             _observe_provisioning(previous, decision.target)
@@ -250,7 +263,7 @@ async def _converge(
 
     # Only reached if Foundry keeps changing under us; look again soon.
     report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events))
-    return _finish(resource, previous, report, backoff.poll_delay(attempt), "progressing")
+    return _finish(resource, previous, report, timing.poll(attempt), "progressing")
 
 
 def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> None:

@@ -119,7 +119,12 @@ async def _reconcile(memo: kopf.Memo, resource: controller.Resource, attempt: in
     memo.refs.set(resource.namespace, resource.name, references(resource.spec))
     env = await memo.env.resolve(resource.namespace, resource.spec)
     outcome = await controller.reconcile(
-        memo.foundry, resource, env_values=env.values, missing_env=env.missing, attempt=attempt
+        memo.foundry,
+        resource,
+        env_values=env.values,
+        missing_env=env.missing,
+        attempt=attempt,
+        timing=controller.Timing(_settings.poll_initial_seconds, _settings.poll_max_seconds),
     )
     metrics.RECONCILES.labels(outcome.result).inc()
     _track_phase(memo, resource.uid, outcome.status.phase)

@@ -52,12 +52,18 @@ def backoff_delay(
     return delay
 
 
-def poll_delay(attempt: int, *, rand: Random = random.random) -> float:
+def poll_delay(
+    attempt: int,
+    *,
+    base: float = POLL_BASE_SECONDS,
+    cap: float = POLL_CAP_SECONDS,
+    rand: Random = random.random,
+) -> float:
     """Seconds until the next look at a version that is still being created.
 
     Not fully jittered: a poll that might come after 0 s is wasted. Half fixed, half jitter.
     """
-    ceiling = min(POLL_CAP_SECONDS, POLL_BASE_SECONDS * 2.0 ** min(max(attempt, 0), 62))
+    ceiling = min(cap, base * 2.0 ** min(max(attempt, 0), 62))
     return ceiling / 2 + rand() * ceiling / 2
 
 

@@ -61,8 +61,10 @@ def test_version_deleted_behind_the_operators_back_is_recreated_at_resync(
     # Foundry numbers versions per agent, and the agent went with its last version: the
     # replacement may carry the same number, so identity is checked by creation time.
     wait_for(
-        lambda: [v["created_at"] for v in versions(foundry, name)] not in ([], [created])
-        and get(kubectl, namespace, name)["status"].get("phase") == "Ready",
+        lambda: (
+            [v["created_at"] for v in versions(foundry, name)] not in ([], [created])
+            and get(kubectl, namespace, name)["status"].get("phase") == "Ready"
+        ),
         timeout=60,
         what="a replacement version, Ready again",
     )

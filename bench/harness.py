@@ -1,0 +1,360 @@
+"""The pieces every benchmark and resilience scenario shares.
+
+A :class:`Stack` is a devcluster, a Foundry emulator with the requested latency,
+provisioning delay and fault rates, the CRDs, and the operator as a separate process (the
+way it runs in a pod). :class:`Fleet` creates, updates and deletes N HostedAgents through
+the Kubernetes API and records when each one became Ready, from a watch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import watch
+from kubernetes.client import ApiClient, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config
+
+from foundry_operator.api.resource import GROUP, PLURAL, VERSION
+from foundry_operator.devcluster.cluster import DevCluster
+from foundry_operator.emulator.admin import AdminClient
+from foundry_operator.emulator.process import EmulatorProcess
+from foundry_operator.local import OperatorProcess, crds_dir
+
+WRITES = ("create_version", "update_details", "delete_version", "delete_agent")
+IMAGE = "benchregistry.azurecr.io/agents/bench"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Params:
+    agents: int = 100
+    latency_ms: float = 50.0
+    provisioning_seconds: float = 2.0
+    throttle_rate: float = 0.0  # share of project calls answered 429 + Retry-After: 1
+    error_rate: float = 0.0  # share answered 503
+    concurrency: int = 16  # the operator's cap on concurrent Foundry calls
+    resync_seconds: float = 60.0
+    quiet_seconds: float = 60.0
+    deadline_seconds: float = 600.0
+    baseline_agents: int = 20  # the sequential baseline is timed on this many, then scaled
+
+
+class ProcessSampler:
+    """Peak RSS and CPU time of a process, sampled from /proc."""
+
+    def __init__(self) -> None:
+        self.peak_rss_mb = 0.0
+        self.cpu_seconds = 0.0
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def follow(self, pid: int | None) -> None:
+        """Measure ``pid`` from now on; CPU of earlier processes is kept (a SIGKILL
+        scenario restarts the operator several times)."""
+        self._sample()
+        self._base = self.cpu_seconds
+        self._pid = pid
+
+    def _sample(self) -> None:
+        pid = self._pid
+        if pid is None:
+            return
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        rss_kb = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+        )
+        self.peak_rss_mb = max(self.peak_rss_mb, rss_kb / 1024)
+        self.cpu_seconds = (
+            getattr(self, "_base", 0.0) + (int(stat[11]) + int(stat[12])) / self._ticks
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self._sample()
+
+    def stop(self) -> None:
+        self._sample()
+        self._stop.set()
+
+
+@dataclass
+class Stack:
+    root: Path
+    params: Params
+    cluster: DevCluster = field(init=False)
+    emulator: EmulatorProcess = field(init=False)
+    operator: OperatorProcess = field(init=False)
+    api: ApiClient = field(init=False)
+    sampler: ProcessSampler = field(init=False)
+
+    def start(self) -> None:
+        p = self.params
+        self.root.mkdir(parents=True, exist_ok=True)
+        log("starting the control plane")
+        self.cluster = DevCluster(self.root / "cluster")
+        self.cluster.start()
+        log("starting the emulator")
+        faults: list[dict[str, Any]] = []
+        if p.latency_ms:
+            faults.append({"kind": "latency", "latency_ms": p.latency_ms})
+        if p.throttle_rate:
+            faults.append(
+                {"kind": "status", "status": 429, "retry_after": 1, "rate": p.throttle_rate}
+            )
+        if p.error_rate:
+            faults.append({"kind": "status", "status": 503, "rate": p.error_rate})
+        self.emulator = EmulatorProcess.start(
+            self.root / "emulator",
+            config={
+                "lifecycle": {"provisioning_seconds": p.provisioning_seconds},
+                "faults": faults,
+            },
+        )
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds_dir()))
+        self.api = new_client_from_config(config_file=str(self.cluster.kubeconfig))
+        self.operator = OperatorProcess(
+            self.root / "operator.log",
+            kubeconfig=self.cluster.kubeconfig,
+            foundry_env=self.emulator.env,
+            args=[
+                "--max-concurrency",
+                str(p.concurrency),
+                "--resync-seconds",
+                str(p.resync_seconds),
+                "--metrics-port",
+                str(free_port()),
+                "--health-port",
+                "0",
+            ],
+        )
+        self.sampler = ProcessSampler()
+        self.start_operator()
+
+    def start_operator(self) -> None:
+        self.operator.start()
+        self.sampler.follow(self.operator.pid)
+        self.operator.wait_until_logged("Initial authentication has finished", timeout=60)
+
+    def admin(self) -> AdminClient:
+        return self.emulator.admin()
+
+    def kubectl(self, *args: str) -> str:
+        env = dict(os.environ, **self.cluster.env())
+        out = subprocess.run(
+            ["kubectl", *args], env=env, capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {out.stderr}")
+        return out.stdout
+
+    def stop(self) -> None:
+        for step in (
+            lambda: self.sampler.stop(),
+            lambda: self.operator.stop(),
+            lambda: self.emulator.stop(),
+            lambda: self.api.close(),
+            lambda: self.cluster.stop(),
+        ):
+            try:
+                step()
+            except Exception as exc:  # tear down as much as possible
+                log(f"teardown step failed: {exc}")
+
+
+@contextmanager
+def running_stack(root: Path, params: Params) -> Iterator[Stack]:
+    stack = Stack(root, params)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def foundry_counts(admin: AdminClient) -> tuple[int, int]:
+    """(all project calls, writes) since the last stats reset."""
+    stats = admin.stats()
+    total = stats.total - stats.count("token")
+    return total, sum(stats.count(op) for op in WRITES)
+
+
+def versions_per_agent(admin: AdminClient, prefix: str = "") -> dict[str, int]:
+    """Live versions per agent, as Foundry (the emulator) holds them."""
+    return {
+        agent["name"]: len(agent.get("all_versions", []))
+        for agent in admin.state().get("agents", [])
+        if agent["name"].startswith(prefix)
+    }
+
+
+class Fleet:
+    """N HostedAgents in one namespace, and when each became Ready for a generation."""
+
+    def __init__(self, stack: Stack, count: int, namespace: str = "bench") -> None:
+        self.stack = stack
+        self.count = count
+        self.namespace = namespace
+        self.names = [f"agent-{i:04d}" for i in range(count)]
+        self.api = CustomObjectsApi(stack.api)
+        self.ready_at: dict[int, dict[str, float]] = {}  # generation -> name -> time
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        stack.kubectl("create", "namespace", namespace)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                stream = watch.Watch().stream(
+                    self.api.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    timeout_seconds=60,
+                )
+                for event in stream:
+                    self._record(event["object"])
+                    if self._stop.is_set():
+                        return
+            except Exception:  # the apiserver may restart in a scenario: watch again
+                time.sleep(0.5)
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        status = obj.get("status") or {}
+        generation = obj["metadata"].get("generation", 1)
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions", [])
+        )
+        if ready and status.get("observedGeneration") == generation:
+            with self._lock:
+                self.ready_at.setdefault(generation, {}).setdefault(
+                    obj["metadata"]["name"], time.monotonic()
+                )
+
+    def _parallel(self, fn: Any) -> None:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(fn, self.names))
+
+    def create(self, tag: str = "1") -> float:
+        started = time.monotonic()
+
+        def create_one(name: str) -> None:
+            body = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "HostedAgent",
+                "metadata": {"name": name},
+                "spec": {"image": f"{IMAGE}:{tag}", "cpu": "0.5", "memory": "1Gi"},
+            }
+            self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+
+        self._parallel(create_one)
+        return started
+
+    def update(self, tag: str) -> float:
+        started = time.monotonic()
+
+        def patch_one(name: str) -> None:
+            self.api.patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, {"spec": {"image": f"{IMAGE}:{tag}"}}
+            )
+
+        self._parallel(patch_one)
+        return started
+
+    def delete(self) -> float:
+        started = time.monotonic()
+
+        def delete_one(name: str) -> None:
+            try:
+                self.api.delete_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, name
+                )
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+        self._parallel(delete_one)
+        return started
+
+    def ready_count(self, generation: int) -> int:
+        with self._lock:
+            return len(self.ready_at.get(generation, {}))
+
+    def wait_ready(self, generation: int, deadline: float) -> bool:
+        end = time.monotonic() + deadline
+        last_log = 0.0
+        while time.monotonic() < end:
+            done = self.ready_count(generation)
+            if time.monotonic() - last_log > 10:
+                log(f"generation {generation}: {done}/{self.count} Ready")
+                last_log = time.monotonic()
+            if done >= self.count:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def remaining(self) -> int:
+        items = self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL)
+        return len(items["items"])
+
+    def wait_gone(self, deadline: float) -> bool:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                if self.remaining() == 0:
+                    return True
+            except Exception:
+                pass
+            time.sleep(0.5)
+        return False
+
+    def durations(self, generation: int, since: float) -> list[float]:
+        with self._lock:
+            return sorted(t - since for t in self.ready_at.get(generation, {}).values())
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=False)
