@@ -98,9 +98,12 @@ async def reconcile(
     missing_env: Sequence[str] = (),
     attempt: int,
     timing: Timing = Timing(),
+    resync: bool = False,
 ) -> Outcome:
     """``env_values`` holds the resolved ``valueFrom`` variables; ``missing_env`` says which
-    referenced Secrets/ConfigMaps (or keys) could not be read."""
+    referenced Secrets/ConfigMaps (or keys) could not be read. ``resync`` marks the periodic
+    look at a settled object: it never repeats a create that Foundry refused for this spec
+    (a terminal failure waits for a new spec, value or retry annotation)."""
     previous = load_status(resource.status)
     try:
         spec = HostedAgentSpec.model_validate(dict(resource.spec))
@@ -126,7 +129,9 @@ async def reconcile(
         return _finish(resource, previous, report, backoff.backoff_delay(attempt), "retry")
 
     try:
-        return await _converge(client, resource, previous, spec, agent, desired, attempt, timing)
+        return await _converge(
+            client, resource, previous, spec, agent, desired, attempt, timing, resync
+        )
     except FoundryError as err:
         failure = describe_http_error(err.status, err.code, err.message, secret_values=secrets)
         phase = Phase.PROVISIONING if failure.transient else Phase.FAILED
@@ -153,6 +158,7 @@ async def _converge(
     desired: DesiredVersion,
     attempt: int,
     timing: Timing,
+    resync: bool,
 ) -> Outcome:
     versions = await client.list_versions(agent)
     agent_info = await client.get_agent(agent) if versions else None
@@ -188,6 +194,15 @@ async def _converge(
         if drift is not None:
             events.append(drift)
             log.warning(drift.message, extra=extra)
+
+        if (
+            decision.action is Action.CREATE
+            and resync
+            and previous.phase is Phase.FAILED
+            and previous.spec_hash == desired.spec_hash
+        ):
+            # Foundry refused this exact spec before: report what we know, create nothing.
+            return Outcome(previous, [], None, "failed")
 
         if decision.action is Action.CREATE:
             body = create_version_body(

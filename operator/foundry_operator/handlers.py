@@ -115,7 +115,9 @@ def _track_phase(memo: kopf.Memo, key: str, phase: Phase | None) -> None:
         metrics.RESOURCES.labels(each.value).set(counts.get(each, 0))
 
 
-async def _reconcile(memo: kopf.Memo, resource: controller.Resource, attempt: int) -> Any:
+async def _reconcile(
+    memo: kopf.Memo, resource: controller.Resource, attempt: int, *, resync: bool = False
+) -> Any:
     memo.refs.set(resource.namespace, resource.name, references(resource.spec))
     env = await memo.env.resolve(resource.namespace, resource.spec)
     outcome = await controller.reconcile(
@@ -125,6 +127,7 @@ async def _reconcile(memo: kopf.Memo, resource: controller.Resource, attempt: in
         missing_env=env.missing,
         attempt=attempt,
         timing=controller.Timing(_settings.poll_initial_seconds, _settings.poll_max_seconds),
+        resync=resync,
     )
     metrics.RECONCILES.labels(outcome.result).inc()
     _track_phase(memo, resource.uid, outcome.status.phase)
@@ -187,7 +190,7 @@ async def resync(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, 
             continue  # the change handler owns objects that are still moving
         resource = _resource(body)
         async with memo.locks[resource.uid]:
-            outcome = await _reconcile(memo, resource, attempt)
+            outcome = await _reconcile(memo, resource, attempt, resync=not repairing)
         if outcome.result == "retry":
             # Foundry could not be read: say nothing (the agent may well be serving) and
             # look again soon, with backoff.

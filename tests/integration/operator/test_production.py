@@ -267,3 +267,39 @@ def test_steady_state_makes_no_writes_and_metrics_tell_the_story(
         if line.startswith('foundry_operator_hostedagents{phase="Ready"}')
     )
     assert float(ready.split()[-1]) >= 1
+
+
+def test_refused_spec_is_not_retried_blindly_until_a_retry_is_asked_for(
+    kubectl: Any, namespace: str, emulator: EmulatorProcess
+) -> None:
+    name = unique("refused")
+    # The emulator answers HTTP 400 InvalidContainerImage to a create with this image.
+    image = "myregistry.azurecr.io/agents/invalid-container-image:1"
+    apply(kubectl, namespace, manifest(name, image))
+    kubectl(
+        "wait",
+        "--for=condition=Degraded",
+        "--timeout=60s",
+        f"hagent/{name}",
+        "-n",
+        namespace,
+        timeout=70,
+    )
+    assert condition(kubectl, namespace, name, "Ready")["reason"] == "InvalidContainerImage"
+    admin = emulator.admin()
+    admin.reset(state=False, stats=True)
+    objects = len(json.loads(kubectl("get", "hagent", "-A", "-o", "json").stdout)["items"])
+    wait_for(
+        lambda: admin.stats().count("list_versions") >= 2 * objects,
+        timeout=6 * TEST_RESYNC_SECONDS,
+        what="two resync rounds",
+    )
+    assert admin.stats().count("create_version") == 0
+
+    # A person fixed something outside the spec (a registry permission, say) and asks again.
+    apply(
+        kubectl,
+        namespace,
+        manifest(name, image, annotations={"retry.foundry.agents.dev/token": "1"}),
+    )
+    wait_for(lambda: admin.stats().count("create_version") >= 1, what="a new create on retry")
