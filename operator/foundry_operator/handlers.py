@@ -60,6 +60,11 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.posting.level = logging.WARNING  # logs stay logs; Events are posted explicitly
+    if _settings.namespaces:
+        # Named namespaces need no cluster-wide discovery: without this, kopf lists
+        # Namespaces and watches CRDs cluster-wide, and a namespaced install (no ClusterRole)
+        # sees each call refused and retried for about a minute before it falls back.
+        settings.scanning.disabled = True
     if not _settings.project_endpoint:
         raise kopf.PermanentError(
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"

@@ -65,7 +65,8 @@ class _StandbyHealth:
         self._server.server_close()
 
 
-def _lead(settings: Settings) -> tuple[LeaderElector, threading.Event]:
+def _lead(settings: Settings) -> LeaderElector:
+    """Block until this replica holds the Lease (answering /healthz meanwhile)."""
     elector = LeaderElector(
         api_client(),
         namespace=settings.lease_namespace,
@@ -79,9 +80,30 @@ def _lead(settings: Settings) -> tuple[LeaderElector, threading.Event]:
     finally:
         if standby:
             standby.close()
-    lost = threading.Event()
-    elector.keep(lost)
-    return elector, lost
+    return elector
+
+
+def _ignore(_: object) -> None:
+    pass
+
+
+async def _operate(settings: Settings, elector: LeaderElector | None) -> bool:
+    """Run kopf until it stops; True if it stopped because the Lease was lost."""
+    lost = asyncio.Event()
+    if elector is not None:
+        loop = asyncio.get_running_loop()
+        # An asyncio flag, set from the renew thread: a threading.Event here would make
+        # kopf park a worker thread on it, and the process could never exit.
+        elector.keep(lambda: _ignore(loop.call_soon_threadsafe(lost.set)))
+    await kopf.operator(
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        # One active replica is the Lease's job, not kopf peering's.
+        standalone=True,
+        liveness_endpoint=settings.liveness_url,
+        stop_flag=lost,
+    )
+    return lost.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,26 +111,17 @@ def run(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     handlers.use_settings(settings)
     metrics.serve(settings.metrics_port)
-    log = logging.getLogger("foundry_operator")
-    log.info(
+    logging.getLogger("foundry_operator").info(
         "starting: endpoint=%s namespaces=%s concurrency=%d leader-election=%s",
         settings.project_endpoint,
         ",".join(settings.namespaces) or "*",
         settings.max_concurrency,
         settings.leader_election,
     )
-    elector, lost = _lead(settings) if settings.leader_election else (None, threading.Event())
+    elector = _lead(settings) if settings.leader_election else None
+    lost = False
     try:
-        asyncio.run(
-            kopf.operator(
-                clusterwide=not settings.namespaces,
-                namespaces=settings.namespaces,
-                # One active replica is the Lease's job, not kopf peering's.
-                standalone=True,
-                liveness_endpoint=settings.liveness_url,
-                stop_flag=lost,
-            )
-        )
+        lost = asyncio.run(_operate(settings, elector))
     except KeyboardInterrupt:
         pass
     finally:
@@ -116,4 +129,4 @@ def run(args: argparse.Namespace) -> int:
             elector.release()
     # Exiting non-zero after losing the Lease makes Kubernetes restart the replica, which
     # then queues up for leadership again.
-    return 1 if lost.is_set() else 0
+    return 1 if lost else 0

@@ -13,6 +13,8 @@ Environment variables (all optional):
 ``FOUNDRY_OPERATOR_HEALTH_PORT``   liveness port for /healthz (default 8081; 0 disables)
 ``FOUNDRY_OPERATOR_LEADER_ELECTION``  ``true`` for HA: replicas elect a leader on a Lease
 ``FOUNDRY_OPERATOR_LEASE_NAMESPACE``  where the Lease lives (default: ``$POD_NAMESPACE``)
+``FOUNDRY_OPERATOR_LEASE_NAME``    the Lease's name (default ``foundry-agent-operator``)
+``FOUNDRY_OPERATOR_LEASE_DURATION``  seconds before a dead leader's Lease expires (15)
 =================================  ========================================================
 """
 
@@ -82,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="elect one active replica on a Lease (for running more than one replica)",
     )
     parser.add_argument("--lease-namespace", help="namespace of the leader Lease")
+    parser.add_argument("--lease-name", help="name of the leader Lease")
     parser.add_argument(
         "--lease-duration", type=int, help="seconds before a dead leader's Lease expires"
     )
@@ -107,6 +110,7 @@ def from_args(args: argparse.Namespace) -> Settings:
         "leader_election": pick(args.leader_election, "FOUNDRY_OPERATOR_LEADER_ELECTION"),
         "lease_namespace": pick(args.lease_namespace, "FOUNDRY_OPERATOR_LEASE_NAMESPACE")
         or _env("POD_NAMESPACE"),
+        "lease_name": pick(args.lease_name, "FOUNDRY_OPERATOR_LEASE_NAME"),
         "lease_duration_seconds": pick(args.lease_duration, "FOUNDRY_OPERATOR_LEASE_DURATION"),
     }
     return Settings.model_validate({k: v for k, v in raw.items() if v is not None})

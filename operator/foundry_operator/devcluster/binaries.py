@@ -93,7 +93,10 @@ def _acceptable(component: Component, path: Path) -> bool:
 
 
 def cached_path(component: Component) -> Path:
-    return cache_root() / "bin" / f"{component.binary}-v{component.version}" / component.binary
+    suffix = f"-r{component.recipe}" if component.recipe > 1 else ""
+    return (
+        cache_root() / "bin" / f"{component.binary}-v{component.version}{suffix}" / component.binary
+    )
 
 
 def find(component: Component) -> Path | None:
@@ -139,6 +142,16 @@ def _kubernetes_ldflags(version: str) -> str:
     return " ".join(flags)
 
 
+def _helm_ldflags() -> str:
+    # Without these, helm renders charts as if the cluster were Kubernetes 1.20 (its
+    # compiled-in default), and `kubeVersion` constraints fail in `helm template`.
+    major, minor = versions.KUBERNETES_VERSION.split(".")[:2]
+    flags = ["-s", "-w", f"-X helm.sh/helm/v3/internal/version.version=v{versions.HELM_VERSION}"]
+    for pkg in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
+        flags += [f"-X {pkg}.k8sVersionMajor={major}", f"-X {pkg}.k8sVersionMinor={minor}"]
+    return " ".join(flags)
+
+
 def _recipes() -> dict[str, _Recipe]:
     k8s = _Recipe(
         name=f"kubernetes-v{versions.KUBERNETES_VERSION}",
@@ -164,7 +177,7 @@ def _recipes() -> dict[str, _Recipe]:
         module="helm.sh/helm/v3",
         version=versions.HELM_VERSION,
         packages={"helm": "helm.sh/helm/v3/cmd/helm"},
-        ldflags=f"-s -w -X helm.sh/helm/v3/internal/version.version=v{versions.HELM_VERSION}",
+        ldflags=_helm_ldflags(),
     )
     return {"kube-apiserver": k8s, "kubectl": k8s, "etcd": etcd, "helm": helm}
 

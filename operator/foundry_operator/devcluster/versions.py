@@ -23,6 +23,8 @@ class Component:
     # A binary found on PATH / KUBEBUILDER_ASSETS is accepted when its version starts with
     # this prefix: the same minor is what matters for API behaviour.
     accept_prefix: str
+    # Bumped when the build recipe changes, so a cached binary built the old way is rebuilt.
+    recipe: int = 1
 
 
 KUBE_APISERVER = Component(
@@ -30,6 +32,6 @@ KUBE_APISERVER = Component(
 )
 KUBECTL = Component("kubectl", KUBERNETES_VERSION, KUBERNETES_VERSION.rsplit(".", 1)[0] + ".")
 ETCD = Component("etcd", ETCD_VERSION, ETCD_VERSION.rsplit(".", 1)[0] + ".")
-HELM = Component("helm", HELM_VERSION, "3.")
+HELM = Component("helm", HELM_VERSION, "3.", recipe=2)
 
 ALL = (ETCD, KUBE_APISERVER, KUBECTL, HELM)

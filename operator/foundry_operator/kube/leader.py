@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -62,7 +63,7 @@ class LeaderElector:
         api: ApiClient,
         *,
         namespace: str,
-        name: str = "foundry-agent-operator",
+        name: str,
         duration_seconds: int = 15,
         renew_seconds: float = 5.0,
         retry_seconds: float = 2.0,
@@ -146,8 +147,9 @@ class LeaderElector:
                 log.warning("leader election round failed: %s", exc)
             self._stop.wait(self.retry_every)
 
-    def keep(self, on_lost: threading.Event) -> threading.Thread:
-        """Renew in the background; set ``on_lost`` if the Lease cannot be kept."""
+    def keep(self, on_lost: Callable[[], None]) -> threading.Thread:
+        """Renew in the background; call ``on_lost`` (from this thread) if the Lease cannot
+        be kept."""
 
         def renew() -> None:
             last_ok = datetime.now(UTC)
@@ -160,7 +162,7 @@ class LeaderElector:
                     log.warning("renewing the leader Lease failed: %s", exc)
                 if datetime.now(UTC) - last_ok >= timedelta(seconds=self.duration):
                     log.error("lost the leader Lease; stopping so that only one replica acts")
-                    on_lost.set()
+                    on_lost()
                     return
 
         thread = threading.Thread(target=renew, name="lease-renew", daemon=True)
