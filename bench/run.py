@@ -82,6 +82,7 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         all_ready = fleet.wait_ready(1, params.deadline_seconds)
         create_times = fleet.durations(1, t0)
         calls_to_ready, writes_to_ready = foundry_counts(admin)
+        rss_after = {"create": stack.sampler.peak_rss_mb}
         per_agent = versions_per_agent(admin, "agent-")
         duplicates = sum(max(0, c - 1) for c in per_agent.values())
 
@@ -99,6 +100,7 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         all_updated = fleet.wait_ready(2, params.deadline_seconds)
         update_times = fleet.durations(2, t1)
         update_calls, update_writes = foundry_counts(admin)
+        rss_after["update"] = stack.sampler.peak_rss_mb
 
         log(f"deleting {n} HostedAgents")
         admin.reset(state=False, stats=True)
@@ -144,6 +146,7 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         "duplicate_versions": duplicates,
         "leftover_versions": leftover,
         "operator_peak_rss_mb": round(operator_rss, 1),
+        "operator_peak_rss_mb_by_phase": {k: round(v, 1) for k, v in rss_after.items()},
         "operator_cpu_seconds": round(operator_cpu, 1),
         "baseline_agents_timed": k,
         "baseline_seconds_per_agent": round(baseline[-1] / k, 3) if baseline else None,

@@ -30,7 +30,7 @@ from .api.status import Phase
 from .foundry.client import FoundryClient
 from .kube.client import api_client
 from .kube.env import EnvResolver, references
-from .kube.refwatch import RefIndex, RefWatcher
+from .kube.refwatch import FIELD_MANAGER, RefIndex, RefWatcher
 from .reconcile.report import Event, status_patch
 from .settings import Settings
 
@@ -179,6 +179,7 @@ async def _write_status(memo: kopf.Memo, body: kopf.Body, new: dict[str, Any]) -
         PLURAL,
         meta["name"],
         {"status": new},
+        field_manager=FIELD_MANAGER,
     )
 
 

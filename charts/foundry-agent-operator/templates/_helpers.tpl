@@ -95,7 +95,8 @@ turned off, the annotation that makes `helm uninstall` leave it in place.
 {{- $labels := merge (include "foundry-agent-operator.labels" . | fromYaml) ($crd.metadata.labels | default dict) }}
 {{- $_ := set $crd.metadata "labels" $labels }}
 {{- if .Values.crds.keep }}
-{{- $_ := set $crd.metadata "annotations" (dict "helm.sh/resource-policy" "keep") }}
+{{- /* Argo CD ignores Helm's resource policy; its own sync options keep the CRD too. */}}
+{{- $_ := set $crd.metadata "annotations" (dict "helm.sh/resource-policy" "keep" "argocd.argoproj.io/sync-options" "Delete=false,Prune=false") }}
 {{- end }}
 {{- toYaml $crd }}
 {{- end }}

@@ -31,6 +31,8 @@ from .env import Ref
 log = logging.getLogger("foundry_operator.refwatch")
 
 TOUCH_ANNOTATION = "refs.foundry.agents.dev/observed-version"
+# Named in managedFields, so Argo CD and audit logs can tell our writes from anyone else's.
+FIELD_MANAGER = "foundry-agent-operator"
 _METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 _WATCH_METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 _PLURALS = {"Secret": "secrets", "ConfigMap": "configmaps"}
@@ -158,7 +160,7 @@ class RefWatcher:
         for attempt in range(3):
             try:
                 CustomObjectsApi(self._api).patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, patch
+                    GROUP, VERSION, namespace, PLURAL, name, patch, field_manager=FIELD_MANAGER
                 )
                 log.info("%s changed: reconciling %s/%s", value.split("@")[0], namespace, name)
                 return
