@@ -8,16 +8,16 @@ the operator reports and a user never sees kopf's bookkeeping there. The finaliz
 Two paths reconcile an object, never at the same time (one lock per object):
 - the change handler (create/update/resume), which kopf re-runs after each planned delay
   until the object settles;
-- the resync daemon, which every ``resync_seconds`` (jittered) looks at a settled object
-  with reads only, and writes only if Foundry drifted from it.
+- the resync loop (``resync.py``), which every ``resync_seconds`` (jittered) looks at a
+  settled object with reads only, and writes only if Foundry drifted from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -32,6 +32,7 @@ from .kube.client import api_client
 from .kube.env import EnvResolver, references
 from .kube.refwatch import FIELD_MANAGER, RefIndex, RefWatcher
 from .reconcile.report import Event, status_patch
+from .resync import Entry, Resyncer
 from .settings import Settings
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -70,6 +71,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"
         )
     memo.locks = defaultdict(asyncio.Lock)
+    # Reconciles in flight at once: enough to keep the Foundry cap busy, few enough that a
+    # thousand objects created together do not all hold their working state at once.
+    memo.gate = asyncio.Semaphore(max(32, 4 * _settings.max_concurrency))
+    memo.resync = Resyncer(
+        _settings.resync_seconds,
+        lambda entry: _look(memo, entry),
+        concurrency=_settings.max_concurrency,
+    )
+    memo.resync_task = None  # started by the first event: see remember()
     memo.phases = {}
     memo.refs = RefIndex()
     memo.kube = api_client()
@@ -85,6 +95,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "resync_task", None) is not None:
+        memo.resync_task.cancel()
     if hasattr(memo, "refwatch"):
         memo.refwatch.stop()
     if hasattr(memo, "foundry"):
@@ -92,7 +104,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await memo.credential.close()
 
 
-def _resource(body: kopf.Body) -> controller.Resource:
+def _resource(body: Mapping[str, Any]) -> controller.Resource:
     meta = body.get("metadata", {})
     return controller.Resource(
         uid=str(meta.get("uid", "")),
@@ -105,9 +117,15 @@ def _resource(body: kopf.Body) -> controller.Resource:
     )
 
 
-def _post(body: kopf.Body, events: list[Event]) -> None:
+def _post(body: Mapping[str, Any], events: list[Event]) -> None:
     for event in events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        # kopf accepts any mapping with apiVersion/kind/metadata as the involved object.
+        kopf.event(
+            body,  # type: ignore[arg-type]
+            type=event.type,
+            reason=event.reason,
+            message=event.message,
+        )
 
 
 def _track_phase(memo: kopf.Memo, key: str, phase: Phase | None) -> None:
@@ -122,6 +140,13 @@ def _track_phase(memo: kopf.Memo, key: str, phase: Phase | None) -> None:
 
 async def _reconcile(
     memo: kopf.Memo, resource: controller.Resource, attempt: int, *, resync: bool = False
+) -> Any:
+    async with memo.gate:
+        return await _reconcile_gated(memo, resource, attempt, resync=resync)
+
+
+async def _reconcile_gated(
+    memo: kopf.Memo, resource: controller.Resource, attempt: int, *, resync: bool
 ) -> Any:
     memo.refs.set(resource.namespace, resource.name, references(resource.spec))
     env = await memo.env.resolve(resource.namespace, resource.spec)
@@ -159,7 +184,7 @@ async def reconcile(
         )
 
 
-def _settled(body: kopf.Body) -> bool:
+def _settled(body: Mapping[str, Any]) -> bool:
     status = body.get("status") or {}
     generation = body.get("metadata", {}).get("generation")
     return status.get("phase") in (Phase.READY, Phase.FAILED) and (
@@ -167,7 +192,7 @@ def _settled(body: kopf.Body) -> bool:
     )
 
 
-async def _write_status(memo: kopf.Memo, body: kopf.Body, new: dict[str, Any]) -> None:
+async def _write_status(memo: kopf.Memo, body: Mapping[str, Any], new: dict[str, Any]) -> None:
     if dict(body.get("status") or {}) == {k: v for k, v in new.items() if v is not None}:
         return  # nothing new: no write, so watchers (and Argo CD) see no churn
     meta = body.get("metadata", {})
@@ -183,32 +208,51 @@ async def _write_status(memo: kopf.Memo, body: kopf.Body, new: dict[str, Any]) -
     )
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
-async def resync(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    period = _settings.resync_seconds
-    # Spread the first look over a whole period, so objects do not resync in lock-step.
-    delay = random.uniform(0.5, 1.0) * period
-    attempt = 0
-    repairing = False  # this daemon started a change and follows it until it settles
-    while not await stopped.wait(delay):
-        delay = period * random.uniform(0.9, 1.1)
-        if not repairing and not _settled(body):
-            continue  # the change handler owns objects that are still moving
-        resource = _resource(body)
-        async with memo.locks[resource.uid]:
-            outcome = await _reconcile(memo, resource, attempt, resync=not repairing)
-        if outcome.result == "retry":
-            # Foundry could not be read: say nothing (the agent may well be serving) and
-            # look again soon, with backoff.
-            attempt += 1
-            delay = outcome.requeue_after or delay
-            continue
-        attempt = 0
-        await _write_status(memo, body, status_patch(outcome.status))
-        _post(body, outcome.events)
-        repairing = outcome.requeue_after is not None
-        if repairing:
-            delay = outcome.requeue_after or delay  # drift repair in progress: follow it
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def remember(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the latest body of every object for the resync loop."""
+    if memo.resync_task is None:
+        # Started from a handler, not from startup: a task inherits the context it is
+        # created in, and kopf's Event posting needs the context its handlers run in.
+        memo.resync_task = asyncio.create_task(memo.resync.run())
+    uid = body.get("metadata", {}).get("uid", "")
+    if event.get("type") == "DELETED":
+        memo.resync.forget(uid)
+    else:
+        memo.resync.observe(uid, _snapshot(body))
+
+
+def _snapshot(body: kopf.Body) -> dict[str, Any]:
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {
+            k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "annotations")
+        },
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+async def _look(memo: kopf.Memo, entry: Entry) -> float | None:
+    """One periodic look at an object: reads only, unless Foundry drifted from it."""
+    body = entry.body
+    if not entry.repairing and not _settled(body):
+        return None  # the change handler owns objects that are still moving
+    resource = _resource(body)
+    async with memo.locks[resource.uid]:
+        outcome = await _reconcile(memo, resource, entry.attempt, resync=not entry.repairing)
+    if outcome.result == "retry":
+        # Foundry could not be read: say nothing (the agent may well be serving) and look
+        # again soon, with backoff.
+        entry.attempt += 1
+        return float(outcome.requeue_after) if outcome.requeue_after else None
+    entry.attempt = 0
+    await _write_status(memo, body, status_patch(outcome.status))
+    _post(body, outcome.events)
+    entry.repairing = outcome.requeue_after is not None  # follow a drift repair to its end
+    return float(outcome.requeue_after) if outcome.requeue_after else None
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

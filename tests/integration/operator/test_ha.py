@@ -63,7 +63,7 @@ def test_only_the_leader_acts_and_a_standby_takes_over_when_it_dies(
 ) -> None:
     first = wait_for(lambda: leader(replicas), what="one leader")
     standby = next(p for p in replicas if p is not first)
-    assert "waiting to lead" in standby.log_since_start()
+    wait_for(lambda: "waiting to lead" in standby.log_since_start(), what="a waiting standby")
 
     one = unique("ha-one")
     kubectl("apply", "-n", namespace, "-f", "-", input=manifest(one, f"{IMAGE}:1"))

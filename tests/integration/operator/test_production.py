@@ -186,9 +186,10 @@ def test_twenty_agents_become_ready_through_throttling_and_errors_within_a_call_
         assert len(versions(foundry, name)) == 1
     stats = admin.stats()
     project_calls = stats.total - stats.count("token")
-    # Without faults a rollout costs about 5 calls per agent; retries of the ~43 % failed
-    # calls (and the SDK's own retries) may roughly triple that, never more.
-    assert project_calls <= 20 * 15, stats.operations
+    # Without faults a rollout costs about 5 calls per agent, up to 10 when polls repeat.
+    # With ~43 % of calls failing, each logical call takes about 1.75 attempts (the SDK's
+    # own retries honour Retry-After): the bound is 2 x 10 per agent, and never a loop.
+    assert project_calls <= 20 * 20, stats.operations
 
 
 def test_sigkill_during_a_rollout_never_duplicates_versions(
