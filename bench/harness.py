@@ -89,8 +89,11 @@ class ProcessSampler:
         except OSError:
             return
         rss_kb = next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")),
+            None,
         )
+        if rss_kb is None:  # a zombie after SIGKILL: nothing left to measure
+            return
         self.peak_rss_mb = max(self.peak_rss_mb, rss_kb / 1024)
         self.cpu_seconds = (
             getattr(self, "_base", 0.0) + (int(stat[11]) + int(stat[12])) / self._ticks
