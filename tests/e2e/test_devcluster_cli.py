@@ -57,8 +57,9 @@ def test_start_stop_restart_cycle(tmp_path: Path) -> None:
             [str(directory / "bin" / "helm"), "version", "--short"], capture_output=True, text=True
         )
         assert helm.stdout.startswith("v3."), helm.stdout + helm.stderr
-        user = yaml.safe_load((directory / "kubeconfig").read_text())["users"][0]["name"]
-        assert user == "devcluster-admin"
+        config = yaml.safe_load((directory / "kubeconfig").read_text())
+        assert config["users"][0]["name"] == "devcluster-admin"
+        server = config["clusters"][0]["cluster"]["server"]
 
         again = devcluster("start", "--dir", str(directory))
         assert again.returncode == 0 and "already running" in again.stderr
@@ -74,6 +75,9 @@ def test_start_stop_restart_cycle(tmp_path: Path) -> None:
         assert restarted.returncode == 0, restarted.stderr
         assert "building" not in restarted.stderr  # cached binaries reused
         assert elapsed < 20, f"restart took {elapsed:.1f}s"
+        # Same address: clients holding the kubeconfig (an operator) reconnect by themselves.
+        config = yaml.safe_load((directory / "kubeconfig").read_text())
+        assert config["clusters"][0]["cluster"]["server"] == server
     finally:
         devcluster("stop", "--dir", str(directory))
     assert processes_mentioning(directory) == []

@@ -60,6 +60,9 @@ def _free_port() -> int:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As Go's listeners do: a port left in TIME_WAIT by our own stopped server is free
+        # for the restarted one, which keeps clients' kubeconfigs valid across a restart.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
