@@ -188,3 +188,35 @@ def running_operator(
     admin = emulator.admin()
     admin.set_provisioning_delay(0.5)
     admin.clear_faults()
+
+
+@pytest.fixture
+def no_session_operator(operator_process: OperatorProcess) -> None:
+    """Stop the session's operator (watching every namespace) so that only what the test
+    runs acts on its objects; ``running_operator`` starts it again for later tests."""
+    operator_process.stop()
+
+
+@pytest.fixture
+def dedicated_operator(
+    kube: KubeEnv,
+    emulator: EmulatorProcess,
+    namespace: str,
+    no_session_operator: None,
+    tmp_path: Path,
+) -> Iterator[OperatorProcess]:
+    """An operator watching only the test's namespace, with the default resync: its Foundry
+    calls are this test's alone (the session operator resyncs every object every few
+    seconds, which would blur any count)."""
+    proc = OperatorProcess(
+        tmp_path / "dedicated-operator.log",
+        kubeconfig=kube.kubeconfig,
+        foundry_env=emulator.env,
+        args=["--namespace", namespace, "--metrics-port", "0", "--health-port", "0"],
+    )
+    proc.start()
+    proc.wait_until_logged("Initial authentication has finished")
+    try:
+        yield proc
+    finally:
+        proc.stop()

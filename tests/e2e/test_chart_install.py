@@ -90,12 +90,6 @@ def extra_namespace(kubectl: Kubectl) -> Iterator[Callable[[str], str]]:
         kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-@pytest.fixture
-def no_session_operator(operator_process: OperatorProcess) -> None:
-    """Stop the session's admin operator so that only the operator under test acts."""
-    operator_process.stop()
-
-
 def install(helm: Helm, release: str, namespace: str, *args: str) -> str:
     result = helm.run("install", release, str(CHART), "-n", namespace, "--take-ownership", *args)
     return result.stdout
