@@ -83,18 +83,18 @@ def _lead(settings: Settings) -> LeaderElector:
     return elector
 
 
-def _ignore(_: object) -> None:
-    pass
-
-
 async def _operate(settings: Settings, elector: LeaderElector | None) -> bool:
     """Run kopf until it stops; True if it stopped because the Lease was lost."""
     lost = asyncio.Event()
     if elector is not None:
         loop = asyncio.get_running_loop()
-        # An asyncio flag, set from the renew thread: a threading.Event here would make
-        # kopf park a worker thread on it, and the process could never exit.
-        elector.keep(lambda: _ignore(loop.call_soon_threadsafe(lost.set)))
+
+        def on_lost() -> None:
+            # An asyncio flag, set from the renew thread: a threading.Event here would make
+            # kopf park a worker thread on it, and the process could never exit.
+            loop.call_soon_threadsafe(lost.set)
+
+        elector.keep(on_lost)
     await kopf.operator(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
