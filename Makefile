@@ -11,25 +11,25 @@ DEMO_DIR ?= .demo
 install: $(STAMP)
 
 # Reinstall only when the dependency declaration or the lock changes.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml devtools/pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]' --editable ./devtools
 	@touch $@
 
-# Regenerate the lock after changing dependencies in pyproject.toml.
+# Regenerate the lock after changing dependencies in either pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --upgrade pip
-	.lock-venv/bin/pip install --quiet '.[dev]'
-	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^foundry-agent-operator' > constraints.txt
+	.lock-venv/bin/pip install --quiet '.[dev]' ./devtools
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^foundry-agent-' > constraints.txt
 	rm -rf .lock-venv
 
 # Builds (or finds) etcd, kube-apiserver, kubectl and helm once, with progress on screen,
 # so the test session itself never waits on a compiler.
 controlplane: install
-	$(BIN)/foundry-operator devcluster build
+	$(BIN)/foundry-devcluster build
 
 test: lint controlplane
 	$(BIN)/pytest
@@ -44,13 +44,13 @@ e2e: controlplane
 	$(BIN)/pytest tests/e2e
 
 lint: install
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator devtools tests bench
+	$(BIN)/ruff format --check operator devtools tests bench
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format operator tests bench
-	$(BIN)/ruff check --fix operator tests bench
+	$(BIN)/ruff format operator devtools tests bench
+	$(BIN)/ruff check --fix operator devtools tests bench
 
 # The chart carries a copy of the CRD (a test fails when the two differ).
 crds: install
@@ -62,10 +62,10 @@ clean:
 
 # The README's run command: control plane + emulator + operator + sample agents, left running.
 demo: install
-	$(BIN)/foundry-operator demo --dir $(DEMO_DIR)
+	$(BIN)/foundry-demo --dir $(DEMO_DIR)
 
 demo-stop:
-	$(BIN)/foundry-operator demo --stop --dir $(DEMO_DIR)
+	$(BIN)/foundry-demo --stop --dir $(DEMO_DIR)
 
 # Benchmark: `make bench N=1000 LATENCY_MS=50 PROVISIONING=2 CONCURRENCY=16`; the last line
 # printed is a JSON object with every figure. `make bench-resilience` breaks things on purpose.

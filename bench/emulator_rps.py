@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "operator"))
 
 # Import nothing that pulls in aiohttp here: it reads SSL_CERT_FILE once, at import, and the
 # emulator's CA only exists after it starts (see docs/emulator.md, "Trusting the CA").
-from foundry_operator.emulator.process import EmulatorProcess  # noqa: E402
+from foundry_devtools.emulator.process import EmulatorProcess  # noqa: E402
 
 DEFINITION = {
     "kind": "hosted",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from foundry_operator.devcluster.cluster import APISERVER
+from foundry_devtools.devcluster.cluster import APISERVER
 
 from .harness import (
     Fleet,

@@ -22,10 +22,10 @@ import pytest
 from kubernetes.client import ApiClient
 from kubernetes.config import new_client_from_config
 
-from foundry_operator.devcluster import binaries, versions
-from foundry_operator.devcluster.cluster import DevCluster
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.devcluster import binaries, versions
+from foundry_devtools.devcluster.cluster import DevCluster
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import TEST_RESYNC_SECONDS, KubeEnv
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,7 +2,11 @@
 
 Each subcommand lives in its own module, which exposes ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their subcommand runs, so that
-`foundry-operator devcluster` does not pay for importing the Azure SDK and kopf.
+`foundry-operator crds` does not pay for importing the Azure SDK and kopf.
+
+Only the operator's own commands live here; the emulator, the local control plane and the
+demo are the separate ``foundry-agent-devtools`` distribution (``devtools/``), never in the
+image.
 """
 
 from __future__ import annotations
@@ -15,17 +19,8 @@ from typing import Protocol, cast
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "devcluster": (
-        "foundry_operator.devcluster.cli",
-        "a local kube-apiserver + etcd (and kubectl, helm) for tests and the demo",
-    ),
-    "emulator": (
-        "foundry_operator.emulator.cli",
-        "a local HTTPS emulator of the Foundry hosted-agents data plane",
-    ),
     "crds": ("foundry_operator.api.cli", "write the CRD manifests generated from the API models"),
     "run": ("foundry_operator.runner", "run the operator"),
-    "demo": ("foundry_operator.demo", "start everything locally and apply the sample agents"),
 }
 
 

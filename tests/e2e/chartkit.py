@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from foundry_operator.devcluster import versions
+from foundry_devtools.devcluster import versions
 from foundry_operator.permissions import Grant
 
 REPO = Path(__file__).resolve().parents[2]

@@ -44,8 +44,8 @@ from chartkit import (
     serviceaccount_kubeconfig,
 )
 
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from foundry_operator.permissions import Place, Scope, grants
 from support import KubeEnv, wait_for
 

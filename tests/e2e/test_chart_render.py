@@ -27,7 +27,7 @@ from chartkit import (
     rule_grants,
 )
 
-from foundry_operator.devcluster import binaries, versions
+from foundry_devtools.devcluster import binaries, versions
 from foundry_operator.permissions import Place, Scope, grants
 
 CONFIGS = [pytest.param((), id="defaults")] + [

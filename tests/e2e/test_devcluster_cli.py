@@ -1,4 +1,4 @@
-"""`foundry-operator devcluster` as a person runs it: start, use, stop, start again."""
+"""`foundry-devcluster` as a person runs it: start, use, stop, start again."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-CLI = [sys.executable, "-m", "foundry_operator.cli", "devcluster"]
+# The console script next to this interpreter, as `make install` puts it there.
+CLI = [str(Path(sys.executable).parent / "foundry-devcluster")]
 
 
 def devcluster(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:

@@ -20,8 +20,8 @@ import yaml
 from azure.ai.projects import AIProjectClient
 from azure.identity import DefaultAzureCredential
 
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import KubeEnv, wait_for
 from support.hagent import IMAGE, condition, get, manifest, unique, wait_ready
 

@@ -14,8 +14,8 @@ from azure.ai.projects import AIProjectClient
 from azure.identity import DefaultAzureCredential
 from emu_helpers import PROVISIONING_SECONDS, client_env
 
-from foundry_operator.emulator.admin import AdminClient
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.admin import AdminClient
+from foundry_devtools.emulator.process import EmulatorProcess
 
 
 @pytest.fixture(scope="session")

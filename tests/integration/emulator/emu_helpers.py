@@ -13,7 +13,7 @@ from azure.ai.projects.models import (
     ProtocolVersionRecord,
 )
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 
 # Short enough to keep the suite fast, long enough to observe "creating".
 PROVISIONING_SECONDS = 0.5

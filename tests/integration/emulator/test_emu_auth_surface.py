@@ -19,8 +19,8 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.identity import DefaultAzureCredential
 from emu_helpers import hosted_definition
 
-from foundry_operator.emulator.admin import AdminClient, AdminError
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.admin import AdminClient, AdminError
+from foundry_devtools.emulator.process import EmulatorProcess
 
 pytestmark = pytest.mark.integration
 

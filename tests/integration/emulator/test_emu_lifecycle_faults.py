@@ -9,7 +9,7 @@ from azure.ai.projects import AIProjectClient
 from azure.core.exceptions import HttpResponseError
 from emu_helpers import hosted_definition
 
-from foundry_operator.emulator.admin import AdminClient
+from foundry_devtools.emulator.admin import AdminClient
 from support import wait_for
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from azure.ai.projects.models import VersionRefIndicator
 from azure.identity import DefaultAzureCredential
 from emu_helpers import client_env, hosted_definition
 
-from foundry_operator.emulator.process import EmulatorProcess, EmulatorStartError
+from foundry_devtools.emulator.process import EmulatorProcess, EmulatorStartError
 from support import wait_for
 
 pytestmark = pytest.mark.integration

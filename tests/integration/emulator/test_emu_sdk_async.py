@@ -23,7 +23,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.identity.aio import DefaultAzureCredential
 from emu_helpers import PROVISIONING_SECONDS, hosted_definition
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 
 pytestmark = pytest.mark.integration
 

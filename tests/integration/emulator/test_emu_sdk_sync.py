@@ -20,7 +20,7 @@ from azure.ai.projects.models import (
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from emu_helpers import PROVISIONING_SECONDS, hosted_definition
 
-from foundry_operator.emulator.admin import AdminClient
+from foundry_devtools.emulator.admin import AdminClient
 from support import wait_for
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 from support import TEST_RESYNC_SECONDS, wait_for
 
 # Annotation prefixes the operator writes under: kopf's bookkeeping (foundry.agents.dev/) and

@@ -28,7 +28,7 @@ from gitopskit import (
     wait_for_resync_rounds,
 )
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 from support import wait_for
 from support.hagent import IMAGE, condition, get, unique, wait_ready
 

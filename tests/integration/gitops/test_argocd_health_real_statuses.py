@@ -25,8 +25,8 @@ from gitopskit import (
     operator_owned_fields,
 )
 
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import wait_for
 from support.hagent import IMAGE, manifest
 from unit.argocd.healthcheck import evaluate

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from foundry_operator.devcluster import versions
+from foundry_devtools.devcluster import versions
 from support import KubeEnv
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,7 +6,7 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.identity import DefaultAzureCredential
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from azure.ai.projects import AIProjectClient
 
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import wait_for
 from support.hagent import condition
 

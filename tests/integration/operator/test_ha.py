@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import KubeEnv, wait_for
 from support.hagent import IMAGE, manifest, unique, wait_ready
 

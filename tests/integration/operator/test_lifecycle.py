@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from azure.ai.projects import AIProjectClient
 
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from foundry_operator.api.reserved import METADATA_REF, METADATA_SPEC_HASH, METADATA_UID
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
 from support import wait_for
 from support.hagent import IMAGE, get, manifest, routing, unique, versions, wait_ready
 

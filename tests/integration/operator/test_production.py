@@ -12,8 +12,8 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects.models import HostedAgentDefinition
 
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from support import TEST_RESYNC_SECONDS, wait_for
 from support.hagent import (
     IMAGE,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from azure.ai.projects import AIProjectClient
 
-from foundry_operator.emulator.process import EmulatorProcess
+from foundry_devtools.emulator.process import EmulatorProcess
 from support.hagent import IMAGE, manifest, unique, versions, wait_ready
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foundry_operator.devcluster import binaries, versions
+from foundry_devtools.devcluster import binaries, versions
 
 
 def fake_binary(directory: Path, name: str, output: str) -> Path:

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from foundry_operator.emulator.config import (
+from foundry_devtools.emulator.config import (
     EmulatorConfig,
     FaultKind,
     FaultRule,
     load_config,
     merge_runtime_patch,
 )
-from foundry_operator.emulator.faults import FaultInjector
-from foundry_operator.emulator.identity import TokenIssuer, normalize_audience
-from foundry_operator.emulator.responses import build_response, input_text, stream_events
-from foundry_operator.emulator.runner import render_env_file
-from foundry_operator.emulator.tls import ensure_tls
+from foundry_devtools.emulator.faults import FaultInjector
+from foundry_devtools.emulator.identity import TokenIssuer, normalize_audience
+from foundry_devtools.emulator.responses import build_response, input_text, stream_events
+from foundry_devtools.emulator.runner import render_env_file
+from foundry_devtools.emulator.tls import ensure_tls
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from foundry_operator.emulator.errors import ApiError
-from foundry_operator.emulator.paging import PageQuery, paginate, parse_page_query
+from foundry_devtools.emulator.errors import ApiError
+from foundry_devtools.emulator.paging import PageQuery, paginate, parse_page_query
 
 pytestmark = pytest.mark.unit
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from foundry_operator.emulator.config import EmulatorConfig
-from foundry_operator.emulator.failures import FailureRules
-from foundry_operator.emulator.persistence import Persistence
-from foundry_operator.emulator.state import ProjectState, VersionStatus
-from foundry_operator.emulator.validation import CreateVersionRequest
+from foundry_devtools.emulator.config import EmulatorConfig
+from foundry_devtools.emulator.failures import FailureRules
+from foundry_devtools.emulator.persistence import Persistence
+from foundry_devtools.emulator.state import ProjectState, VersionStatus
+from foundry_devtools.emulator.validation import CreateVersionRequest
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +92,7 @@ def test_a_corrupt_agent_file_is_skipped_not_fatal(tmp_path: Path) -> None:
 def test_importing_the_process_helper_does_not_import_aiohttp() -> None:
     # aiohttp snapshots SSL_CERT_FILE when first imported; a client that starts the
     # emulator and then applies its env must not have imported aiohttp yet.
-    code = "import sys, foundry_operator.emulator.process; print('aiohttp' in sys.modules)"
+    code = "import sys, foundry_devtools.emulator.process; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

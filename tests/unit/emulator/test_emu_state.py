@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from foundry_operator.emulator.config import (
+from foundry_devtools.emulator.config import (
     EmulatorConfig,
     FailureRule,
     IdenticalDefinitionPolicy,
     RoutedVersionDeletePolicy,
 )
-from foundry_operator.emulator.errors import ApiError
-from foundry_operator.emulator.failures import FailureRules
-from foundry_operator.emulator.paging import PageQuery
-from foundry_operator.emulator.state import ProjectState, VersionStatus
-from foundry_operator.emulator.validation import CreateVersionRequest
+from foundry_devtools.emulator.errors import ApiError
+from foundry_devtools.emulator.failures import FailureRules
+from foundry_devtools.emulator.paging import PageQuery
+from foundry_devtools.emulator.state import ProjectState, VersionStatus
+from foundry_devtools.emulator.validation import CreateVersionRequest
 
 pytestmark = pytest.mark.unit
 

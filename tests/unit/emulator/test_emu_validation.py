@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from foundry_operator.emulator.config import LimitSettings
-from foundry_operator.emulator.errors import ApiError
-from foundry_operator.emulator.validation import (
+from foundry_devtools.emulator.config import LimitSettings
+from foundry_devtools.emulator.errors import ApiError
+from foundry_devtools.emulator.validation import (
     merge_patch,
     validate_agent_endpoint,
     validate_agent_name,

@@ -2,7 +2,7 @@
 
 Modules, from the wire inwards:
 
-- ``cli``: ``foundry-operator emulator``; ``runner``: certificates, listeners, env files.
+- ``cli``: ``foundry-emulator``; ``runner``: certificates, listeners, env files.
 - ``server``: the project API routes; ``control``: the admin API and the token endpoint.
 - ``state``: agents, versions, sessions, lifecycle; ``paging``; ``validation``; ``errors``.
 - ``failures``: image failure rules; ``faults``: injected transport faults; ``stats``.

@@ -1,4 +1,4 @@
-"""`foundry-operator demo`: the whole product on one machine, left running to explore.
+"""`foundry-demo`: the whole product on one machine, left running to explore.
 
 Starts a devcluster and the Foundry emulator, installs the CRDs, runs the operator in the
 background, applies ``examples/``, and shows the ``kubectl get hagent`` table until the
@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .devcluster.cluster import DevCluster
@@ -178,16 +179,31 @@ def run(args: argparse.Namespace) -> int:
     )
     _say(f"\nbroken-agent is Degraded, as it should be: {reason}")
     dir_arg = os.path.relpath(root)
-    cli = os.path.relpath(Path(sys.executable).parent / "foundry-operator")
+    bin_dir = Path(sys.executable).parent
+    devcluster = os.path.relpath(bin_dir / "foundry-devcluster")
+    demo = os.path.relpath(bin_dir / "foundry-demo")
     _say(
         f"""
 Everything keeps running. Try:
-  eval "$({cli} devcluster env --dir {dir_arg}/cluster)"   # kubectl and helm
+  eval "$({devcluster} env --dir {dir_arg}/cluster)"   # kubectl and helm
   kubectl describe hagent broken-agent          # conditions, remediation, Events
   kubectl get hagent support-agent -o yaml      # the full status
   kubectl edit hagent hello-agent               # change the image: a new version rolls out
   set -a; . {dir_arg}/emulator/env; set +a      # talk to the emulator with the Azure SDK
   tail -f {dir_arg}/operator.log
-Stop it all with:  make demo-stop   (or: {cli} demo --stop --dir {dir_arg})"""
+Stop it all with:  make demo-stop   (or: {demo} --stop --dir {dir_arg})"""
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foundry-demo",
+        description="Start everything locally and apply the sample agents.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`foundry-operator emulator`: run the Foundry hosted-agents emulator in the foreground."""
+"""`foundry-emulator`: run the Foundry hosted-agents emulator in the foreground."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except (OSError, ValueError, ValidationError) as exc:
-        print(f"foundry-operator emulator: invalid --config: {exc}", file=sys.stderr)
+        print(f"foundry-emulator: invalid --config: {exc}", file=sys.stderr)
         return 2
     temporary = args.state_dir is None
     state_dir = Path(tempfile.mkdtemp(prefix="foundry-emulator-")) if temporary else args.state_dir
@@ -69,9 +70,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(options))
     except OSError as exc:
-        print(f"foundry-operator emulator: cannot start: {exc}", file=sys.stderr)
+        print(f"foundry-emulator: cannot start: {exc}", file=sys.stderr)
         return 1
     finally:
         if temporary:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foundry-emulator",
+        description="A local HTTPS emulator of the Foundry hosted-agents data plane.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

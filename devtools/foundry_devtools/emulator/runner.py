@@ -82,7 +82,7 @@ def client_environment(
 
 
 def render_env_file(env: dict[str, str]) -> str:
-    lines = ["# Written by `foundry-operator emulator`; source it: . ./env"]
+    lines = ["# Written by `foundry-emulator`; source it: . ./env"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     return "\n".join(lines) + "\n"
 

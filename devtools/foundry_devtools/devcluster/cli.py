@@ -1,10 +1,11 @@
-"""`foundry-operator devcluster start|stop|env|status|build`."""
+"""`foundry-devcluster start|stop|env|status|build`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import binaries
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"devcluster {verb} at {cluster.apiserver_url}", file=sys.stderr)
             print(f"  kubeconfig: {cluster.kubeconfig}", file=sys.stderr)
             print(
-                f'  use it:     eval "$(foundry-operator devcluster env --dir {args.dir})"',
+                f'  use it:     eval "$(foundry-devcluster env --dir {args.dir})"',
                 file=sys.stderr,
             )
             return 0
@@ -63,3 +64,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"devcluster: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foundry-devcluster",
+        description="A local kube-apiserver + etcd (and kubectl, helm) for tests and the demo.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

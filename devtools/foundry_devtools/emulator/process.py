@@ -139,8 +139,7 @@ class EmulatorProcess:
         command = [
             self.python,
             "-m",
-            "foundry_operator.cli",
-            "emulator",
+            "foundry_devtools.emulator.cli",
             "--state-dir",
             str(self.state_dir),
             "--port",

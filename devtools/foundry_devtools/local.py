@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+# devtools/foundry_devtools/local.py -> the repository root, which holds crds/.
 REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
 
 
@@ -71,6 +72,9 @@ class OperatorProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
         self._started_at_offset = self._log.tell()
+        # The operator is a separate distribution that devtools does not depend on: run it
+        # from this interpreter's environment, where `make install` puts both, rather than
+        # whichever `foundry-operator` PATH would find.
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "foundry_operator.cli", "run", *self.args],
             stdin=subprocess.DEVNULL,

@@ -37,6 +37,8 @@ class BinaryError(RuntimeError):
 
 
 def cache_root() -> Path:
+    # Named after the project, not this package: caches built before devtools was split out
+    # of the operator's distribution stay valid.
     explicit = os.environ.get("FOUNDRY_OPERATOR_CACHE")
     if explicit:
         return Path(explicit)
