@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml devtools/pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]' --editable ./devtools
 	@touch $@
 
-# Regenerate the lock after changing dependencies in either pyproject.toml.
+# Regenerate the lock after changing dependencies in either pyproject.toml. --all: setuptools
+# is a dev dependency (the wheel test builds with it), and plain freeze would leave it out.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --upgrade pip
 	.lock-venv/bin/pip install --quiet '.[dev]' ./devtools
-	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^foundry-agent-' > constraints.txt
+	.lock-venv/bin/pip freeze --all --exclude-editable | grep -v -e '^foundry-agent-' -e '^pip==' \
+	  > constraints.txt
 	rm -rf .lock-venv
 
 # Builds (or finds) etcd, kube-apiserver, kubectl and helm once, with progress on screen,
