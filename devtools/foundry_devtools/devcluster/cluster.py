@@ -133,7 +133,7 @@ class DevCluster:
     def apiserver_url(self) -> str:
         state = self._load_state()
         if state is None:
-            raise ClusterError(f"no cluster in {self.root}: run `devcluster start` first")
+            raise ClusterError(f"no cluster in {self.root}: run `foundry-devcluster start` first")
         return f"https://127.0.0.1:{state.apiserver_port}"
 
     # --- start --------------------------------------------------------------------------
