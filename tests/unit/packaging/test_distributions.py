@@ -7,6 +7,7 @@ environment's setuptools.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,23 @@ def test_operator_wheel_has_one_console_script(operator_wheel: zipfile.ZipFile) 
     assert [line.split("=")[0].strip() for line in scripts.split("\n") if "=" in line] == [
         "foundry-operator"
     ]
+
+
+def test_devtools_never_import_the_operator() -> None:
+    # So the emulator and the devcluster install and run on their own; the local runner
+    # starts the operator as a process instead.
+    importers = []
+    for source in sorted((REPO / "devtools" / "foundry_devtools").rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] == "foundry_operator" for name in names):
+                importers.append(f"{source.relative_to(REPO)}:{node.lineno}")
+    assert not importers, importers
 
 
 def test_operator_cli_has_no_development_subcommands() -> None:
