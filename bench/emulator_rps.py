@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "operator"))
+sys.path[:0] = [str(REPO), str(REPO / "operator")]  # runnable as a plain script
 
 # Import nothing that pulls in aiohttp here: it reads SSL_CERT_FILE once, at import, and the
 # emulator's CA only exists after it starts (see docs/emulator.md, "Trusting the CA").
-from foundry_operator.emulator.process import EmulatorProcess  # noqa: E402
+from bench.deps import EmulatorProcess  # noqa: E402
 
 DEFINITION = {
     "kind": "hosted",

@@ -27,11 +27,16 @@ from kubernetes.client import ApiClient, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 
-from foundry_operator.api.resource import GROUP, PLURAL, VERSION
-from foundry_operator.devcluster.cluster import DevCluster
-from foundry_operator.emulator.admin import AdminClient
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess, crds_dir
+from .deps import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    AdminClient,
+    DevCluster,
+    EmulatorProcess,
+    OperatorProcess,
+    crds_dir,
+)
 
 WRITES = ("create_version", "update_details", "delete_version", "delete_agent")
 IMAGE = "benchregistry.azurecr.io/agents/bench"
