@@ -62,9 +62,11 @@ def run_phase(
     """One client process: ``clients`` SDK clients x ``concurrency`` in-flight calls each."""
     os.environ.update(env)  # before the first aiohttp import in this (spawned) process
     from azure.ai.projects.aio import AIProjectClient
+    from azure.ai.projects.models import HostedAgentDefinition
     from azure.identity.aio import DefaultAzureCredential
 
     result = PhaseResult()
+    definition = HostedAgentDefinition(DEFINITION)
 
     async def main() -> None:
         async with DefaultAzureCredential() as credential:
@@ -75,19 +77,19 @@ def run_phase(
             # Warm up: token, TLS connections, and the version that get_version reads.
             for index, project in enumerate(projects):
                 await project.agents.create_version(
-                    f"bench-{worker_id}-{index}", definition=DEFINITION
+                    f"bench-{worker_id}-{index}", definition=definition
                 )
             await asyncio.sleep(max(0.0, start_at - time.time()))
             deadline = time.monotonic() + duration
 
-            async def worker(project: Any, agent: str) -> None:
+            async def worker(project: AIProjectClient, agent: str) -> None:
                 while time.monotonic() < deadline:
                     began = time.perf_counter()
                     try:
                         if operation == "get":
                             await project.agents.get_version(agent, "1")
                         else:
-                            await project.agents.create_version(agent, definition=DEFINITION)
+                            await project.agents.create_version(agent, definition=definition)
                     except Exception:  # counted; the run goes on
                         result.errors += 1
                         continue
