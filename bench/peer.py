@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_seconds_total": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         "calls": dict(result.calls),
+        "routed_at": [round(t, 3) for t in result.routed_at],  # for the plot
         "param_concurrency": a.concurrency,
         "param_poll_seconds": a.poll_seconds,
     }
