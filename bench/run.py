@@ -91,7 +91,7 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         all_ready = fleet.wait_ready(1, params.deadline_seconds)
         create_times = fleet.durations(1, t0)
         create_cpu = cpu_seconds(pid) - cpu_before
-        kube_by_kind = kube_writes(stack.api) - kube_before
+        kube_by_resource = kube_writes(stack.api) - kube_before
         calls_to_ready, writes_to_ready = foundry_counts(admin)
         rss_after = {"create": stack.sampler.peak_rss_mb}
         per_agent = versions_per_agent(admin, "agent-")
@@ -145,7 +145,7 @@ def run(params: Params, out: Path) -> dict[str, Any]:
     )
     total_calls = calls_to_ready + quiet_calls + update_calls + delete_calls
     # The harness itself sends one create per HostedAgent; the rest are the operator's.
-    kube_by_kind["hostedagents"] -= n
+    kube_by_resource["hostedagents"] -= n
     peer_seconds = peer["seconds_to_all_routed"]
     result: dict[str, Any] = {
         "agents": n,
@@ -172,8 +172,8 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         "operator_peak_rss_mb_by_phase": {k: round(v, 1) for k, v in rss_after.items()},
         "operator_cpu_seconds": round(operator_cpu, 1),
         "operator_cpu_seconds_per_agent": round(create_cpu / n, 4),
-        "kube_writes_per_agent": round(sum(kube_by_kind.values()) / n, 2),
-        "kube_writes_by_resource": dict(sorted(kube_by_kind.items())),
+        "kube_writes_per_agent": round(sum(kube_by_resource.values()) / n, 2),
+        "kube_writes_by_resource": dict(sorted(kube_by_resource.items())),
         "peer_agents": peer["agents"],
         "peer_routed": peer["routed"],
         "peer_seconds_to_all_routed": peer_seconds,
