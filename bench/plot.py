@@ -55,7 +55,7 @@ def plot_ready_over_time(
             label="baseline, extrapolated",
         )
         ax.set_xlim(0, horizon)
-    ax.set_xlabel("seconds since all HostedAgents were created")
+    ax.set_xlabel("seconds since the rollout started (HostedAgents created, or the first call)")
     ax.set_ylabel("agents Ready")
     ax.set_ylim(0, agents * 1.05)
     ax.set_title(
