@@ -180,3 +180,12 @@ def from_args(args: argparse.Namespace) -> Settings:
         if getattr(args, name, None) is not None
     }
     return Settings(**given)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (a test keeps the README equal to this)."""
+    rows = ["| flag | environment variable | default | meaning |", "|---|---|---|---|"]
+    for knob in catalogue():
+        default = f"`{knob.default}`" if knob.default else ""
+        rows.append(f"| `{knob.flag}` | `{knob.env}` | {default} | {knob.description} |")
+    return "\n".join(rows)
