@@ -57,7 +57,7 @@ format: install
 # The chart carries a copy of the CRD (a test fails when the two differ).
 crds: install
 	$(BIN)/foundry-operator crds
-	cp crds/hostedagents.foundry.agents.dev.yaml charts/foundry-agent-operator/files/crds/
+	cp crds/*.yaml charts/foundry-agent-operator/files/crds/
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "operator"))
+sys.path[:0] = [str(REPO), str(REPO / "operator")]  # runnable as a plain script
 
 # Import nothing that pulls in aiohttp here: it reads SSL_CERT_FILE once, at import, and the
 # emulator's CA only exists after it starts (see docs/emulator.md, "Trusting the CA").
-from foundry_devtools.emulator.process import EmulatorProcess  # noqa: E402
+from bench.deps import EmulatorProcess  # noqa: E402
 
 DEFINITION = {
     "kind": "hosted",
@@ -62,9 +62,11 @@ def run_phase(
     """One client process: ``clients`` SDK clients x ``concurrency`` in-flight calls each."""
     os.environ.update(env)  # before the first aiohttp import in this (spawned) process
     from azure.ai.projects.aio import AIProjectClient
+    from azure.ai.projects.models import HostedAgentDefinition
     from azure.identity.aio import DefaultAzureCredential
 
     result = PhaseResult()
+    definition = HostedAgentDefinition(DEFINITION)
 
     async def main() -> None:
         async with DefaultAzureCredential() as credential:
@@ -75,19 +77,19 @@ def run_phase(
             # Warm up: token, TLS connections, and the version that get_version reads.
             for index, project in enumerate(projects):
                 await project.agents.create_version(
-                    f"bench-{worker_id}-{index}", definition=DEFINITION
+                    f"bench-{worker_id}-{index}", definition=definition
                 )
             await asyncio.sleep(max(0.0, start_at - time.time()))
             deadline = time.monotonic() + duration
 
-            async def worker(project: Any, agent: str) -> None:
+            async def worker(project: AIProjectClient, agent: str) -> None:
                 while time.monotonic() < deadline:
                     began = time.perf_counter()
                     try:
                         if operation == "get":
                             await project.agents.get_version(agent, "1")
                         else:
-                            await project.agents.create_version(agent, definition=DEFINITION)
+                            await project.agents.create_version(agent, definition=definition)
                     except Exception:  # counted; the run goes on
                         result.errors += 1
                         continue

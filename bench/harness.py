@@ -16,24 +16,37 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import ApiClient, CustomObjectsApi
+from kubernetes.client import ApiClient, Configuration, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import new_client_from_config
+from kubernetes.config import load_kube_config
+from prometheus_client.parser import text_string_to_metric_families
 
-from foundry_devtools.devcluster.cluster import DevCluster
-from foundry_devtools.emulator.admin import AdminClient
-from foundry_devtools.emulator.process import EmulatorProcess
-from foundry_devtools.local import OperatorProcess, crds_dir
-from foundry_operator.api.resource import GROUP, PLURAL, VERSION
+from .deps import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    AdminClient,
+    DevCluster,
+    EmulatorProcess,
+    OperatorProcess,
+    crds_dir,
+)
 
 WRITES = ("create_version", "update_details", "delete_version", "delete_agent")
+# Verbs as apiserver_request_total spells them: a server-side apply is APPLY, not PATCH.
+KUBE_WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
+# What the operator writes to Kubernetes per HostedAgent, (API group, resource): the object
+# (finalizer), its status subresource, and Events in either API.
+KUBE_WRITTEN = frozenset({(GROUP, PLURAL), ("", "events"), ("events.k8s.io", "events")})
+REPO = Path(__file__).resolve().parent.parent
 IMAGE = "benchregistry.azurecr.io/agents/bench"
 
 
@@ -61,15 +74,46 @@ class Params:
     baseline_agents: int = 20  # the sequential baseline is timed on this many, then scaled
 
 
+def kube_client(kubeconfig: Path) -> ApiClient:
+    config = Configuration()
+    # The kubernetes package types its API classes but not its config loaders.
+    load_kube_config(config_file=str(kubeconfig), client_configuration=config)  # type: ignore[no-untyped-call]
+    return ApiClient(config)
+
+
+def items(listing: object) -> list[dict[str, Any]]:
+    """The objects of a custom-object list (the client types the answer as ``object``)."""
+    if not isinstance(listing, dict):
+        raise TypeError(f"expected a list object, got {type(listing).__name__}")
+    found: list[dict[str, Any]] = listing["items"]
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, from /proc/PID/stat."""
+    # The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The kernel's high-water mark of ``pid``'s resident memory (VmHWM); None for a
+    zombie, which has no memory left to report."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 class ProcessSampler:
-    """Peak RSS and CPU time of a process, sampled from /proc."""
+    """Peak RSS (VmHWM) and CPU time of a process, sampled from /proc."""
 
     def __init__(self) -> None:
         self.peak_rss_mb = 0.0
         self.cpu_seconds = 0.0
         self._pid: int | None = None
         self._stop = threading.Event()
-        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._base = 0.0
         threading.Thread(target=self._run, daemon=True).start()
 
     def follow(self, pid: int | None) -> None:
@@ -84,20 +128,14 @@ class ProcessSampler:
         if pid is None:
             return
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            rss = peak_rss_mb(pid)
+            if rss is None:  # a zombie after SIGKILL: nothing left to measure
+                return
+            cpu = cpu_seconds(pid)
         except OSError:
             return
-        rss_kb = next(
-            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")),
-            None,
-        )
-        if rss_kb is None:  # a zombie after SIGKILL: nothing left to measure
-            return
-        self.peak_rss_mb = max(self.peak_rss_mb, rss_kb / 1024)
-        self.cpu_seconds = (
-            getattr(self, "_base", 0.0) + (int(stat[11]) + int(stat[12])) / self._ticks
-        )
+        self.peak_rss_mb = max(self.peak_rss_mb, rss)
+        self.cpu_seconds = self._base + cpu
 
     def _run(self) -> None:
         while not self._stop.wait(0.25):
@@ -142,8 +180,13 @@ class Stack:
             },
         )
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds_dir()))
-        self.api = new_client_from_config(config_file=str(self.cluster.kubeconfig))
+        self.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/hostedagents.foundry.agents.dev",
+        )
+        self.api = kube_client(self.cluster.kubeconfig)
         self.operator = OperatorProcess(
             self.root / "operator.log",
             kubeconfig=self.cluster.kubeconfig,
@@ -187,7 +230,7 @@ class Stack:
             lambda: self.sampler.stop(),
             lambda: self.operator.stop(),
             lambda: self.emulator.stop(),
-            lambda: self.api.close(),
+            lambda: self.api.close(),  # type: ignore[no-untyped-call]
             lambda: self.cluster.stop(),
         ):
             try:
@@ -211,6 +254,65 @@ def foundry_counts(admin: AdminClient) -> tuple[int, int]:
     stats = admin.stats()
     total = stats.total - stats.count("token")
     return total, sum(stats.count(op) for op in WRITES)
+
+
+def kube_writes(api: ApiClient) -> Counter[str]:
+    """Writes the API server has served since it started, for the resources in
+    KUBE_WRITTEN, by ``[group/]resource[/subresource]``; from its own
+    ``apiserver_request_total``. The client must be allowed to GET /metrics (the devcluster's
+    admin is in system:masters). Take the difference of two scrapes."""
+    response = api.call_api("GET", f"{api.configuration.host}/metrics")
+    if response.status != 200:
+        raise RuntimeError(f"GET /metrics answered HTTP {response.status}")
+    text = response.read().decode()  # type: ignore[no-untyped-call]
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            group, resource = labels.get("group", ""), labels.get("resource", "")
+            if sample.name != "apiserver_request_total" or (group, resource) not in KUBE_WRITTEN:
+                continue
+            if labels.get("verb") not in KUBE_WRITE_VERBS:
+                continue
+            subresource = labels.get("subresource", "")
+            key = f"{resource}/{subresource}" if subresource else resource
+            if group == "events.k8s.io":  # core Events stay plain "events"
+                key = f"{group}/{key}"
+            counts[key] += int(sample.value)
+    return counts
+
+
+def run_peer(
+    env: dict[str, str], agents: int, concurrency: int, prefix: str = "peer"
+) -> dict[str, Any]:
+    """bench/peer.py for ``agents`` agents in a process of its own, so that its CPU time and
+    memory are its own; ``env`` points DefaultAzureCredential at the emulator. Its figures."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.peer",
+            "--agents",
+            str(agents),
+            "--concurrency",
+            str(concurrency),
+            "--prefix",
+            prefix,
+        ],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = out.stdout.strip().splitlines()
+    if not lines:  # 1 with a JSON line means some agents failed: the figures tell which
+        raise RuntimeError(f"bench.peer exited {out.returncode}: {out.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
 
 
 def versions_per_agent(admin: AdminClient, prefix: str = "") -> dict[str, int]:
@@ -243,12 +345,14 @@ class Fleet:
         changing at once a watch falls behind, and the figure would measure the watcher."""
         while not self._stop.wait(0.5):
             try:
-                items = self.api.list_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, resource_version="0"
-                )["items"]
+                listed = items(
+                    self.api.list_namespaced_custom_object(
+                        GROUP, VERSION, self.namespace, PLURAL, resource_version="0"
+                    )
+                )
             except Exception:  # the apiserver may restart in a scenario: look again
                 continue
-            for obj in items:
+            for obj in listed:
                 self._record(obj)
 
     def _record(self, obj: dict[str, Any]) -> None:
@@ -264,7 +368,7 @@ class Fleet:
                     obj["metadata"]["name"], time.monotonic()
                 )
 
-    def _parallel(self, fn: Any) -> None:
+    def _parallel(self, fn: Callable[[str], None]) -> None:
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(fn, self.names))
 
@@ -327,8 +431,9 @@ class Fleet:
         return False
 
     def remaining(self) -> int:
-        items = self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL)
-        return len(items["items"])
+        return len(
+            items(self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL))
+        )
 
     def wait_gone(self, deadline: float) -> bool:
         end = time.monotonic() + deadline

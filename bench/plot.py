@@ -1,4 +1,5 @@
-"""A PNG of agents Ready over time: the operator against the sequential baseline."""
+"""A PNG of agents Ready over time: the operator against the async peer and the sequential
+baseline."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 def plot_ready_over_time(
     operator_times: list[float],
     baseline_times: list[float],
+    peer_times: list[float],
     agents: int,
     path: Path,
     params: Params,
@@ -26,6 +28,14 @@ def plot_ready_over_time(
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     # Both curves start from zero agents at time zero.
     ax.step([0.0, *operator_times], range(len(operator_times) + 1), where="post", label="operator")
+    if peer_times:
+        ax.step(
+            [0.0, *peer_times],
+            range(len(peer_times) + 1),
+            where="post",
+            color="C2",
+            label="async SDK peer (routed)",
+        )
     if baseline_times:
         per_agent = baseline_times[-1] / len(baseline_times)
         horizon = max(operator_times[-1] if operator_times else 0, baseline_times[-1]) * 1.5
@@ -45,7 +55,7 @@ def plot_ready_over_time(
             label="baseline, extrapolated",
         )
         ax.set_xlim(0, horizon)
-    ax.set_xlabel("seconds since all HostedAgents were created")
+    ax.set_xlabel("seconds since the rollout started (HostedAgents created, or the first call)")
     ax.set_ylabel("agents Ready")
     ax.set_ylim(0, agents * 1.05)
     ax.set_title(

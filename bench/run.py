@@ -3,8 +3,9 @@
     python -m bench.run --agents 100 --latency-ms 50 --provisioning 2
 
 Creates N HostedAgents at once, waits until all are Ready, measures a quiet period, updates
-all of them, deletes all of them, then times the sequential SDK baseline on a sample. The
-last line printed is one JSON object with every figure and the parameters.
+all of them, deletes all of them, then times the sequential SDK baseline on a sample and
+runs the async peer (bench/peer.py) for N agents against the same emulator. The last line
+printed is one JSON object with every figure and the parameters.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from .baseline import create_sequentially
 from .harness import (
     Fleet,
     Params,
+    cpu_seconds,
     dump,
     foundry_counts,
+    kube_writes,
     log,
+    peak_rss_mb,
     percentile,
+    run_peer,
     running_stack,
     versions_per_agent,
 )
@@ -77,10 +82,16 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         fleet = Fleet(stack, n)
         admin.reset(state=False, stats=True)
 
+        pid = stack.operator.pid
+        assert pid is not None  # started by running_stack
+        kube_before = kube_writes(stack.api)
+        cpu_before = cpu_seconds(pid)
         log(f"creating {n} HostedAgents at once")
         t0 = fleet.create()
         all_ready = fleet.wait_ready(1, params.deadline_seconds)
         create_times = fleet.durations(1, t0)
+        create_cpu = cpu_seconds(pid) - cpu_before
+        kube_by_resource = kube_writes(stack.api) - kube_before
         calls_to_ready, writes_to_ready = foundry_counts(admin)
         rss_after = {"create": stack.sampler.peak_rss_mb}
         per_agent = versions_per_agent(admin, "agent-")
@@ -116,14 +127,26 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         admin.reset(state=False, stats=True)
         baseline = create_sequentially(stack.emulator.endpoint, k)
         baseline_calls, _ = foundry_counts(admin)
-        operator_rss = stack.sampler.peak_rss_mb
+
+        log(f"async peer: {n} agents at once, {params.concurrency} calls in flight")
+        admin.reset(state=True, stats=True)  # the same settings, a fresh project
+        peer = run_peer(stack.emulator.env, n, params.concurrency)
+        peer_times: list[float] = peer.pop("routed_at")
+        peer_calls, _ = foundry_counts(admin)
+        peer_duplicates = sum(max(0, c - 1) for c in versions_per_agent(admin, "peer-").values())
+        operator_rss = max(stack.sampler.peak_rss_mb, peak_rss_mb(pid) or 0.0)
         operator_cpu = stack.sampler.cpu_seconds
 
     seconds_to_ready = create_times[-1] if all_ready and create_times else float("nan")
     baseline_total = baseline[-1] / k * n if baseline else float("nan")
     bound = n * params.latency_ms / 1000 / params.concurrency + params.provisioning_seconds
-    plot = plot_ready_over_time(create_times, baseline, n, out / f"ready-over-time-{n}.png", params)
+    plot = plot_ready_over_time(
+        create_times, baseline, peer_times, n, out / f"ready-over-time-{n}.png", params
+    )
     total_calls = calls_to_ready + quiet_calls + update_calls + delete_calls
+    # The harness itself sends one create per HostedAgent; the rest are the operator's.
+    kube_by_resource["hostedagents"] -= n
+    peer_seconds = peer["seconds_to_all_routed"]
     result: dict[str, Any] = {
         "agents": n,
         "ready": len(create_times),
@@ -148,6 +171,17 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         "operator_peak_rss_mb": round(operator_rss, 1),
         "operator_peak_rss_mb_by_phase": {k: round(v, 1) for k, v in rss_after.items()},
         "operator_cpu_seconds": round(operator_cpu, 1),
+        "operator_cpu_seconds_per_agent": round(create_cpu / n, 4),
+        "kube_writes_per_agent": round(sum(kube_by_resource.values()) / n, 2),
+        "kube_writes_by_resource": dict(sorted(kube_by_resource.items())),
+        "peer_agents": peer["agents"],
+        "peer_routed": peer["routed"],
+        "peer_seconds_to_all_routed": peer_seconds,
+        "peer_foundry_calls_per_agent": round(peer_calls / n, 2),
+        "peer_cpu_seconds_per_agent": round(peer["cpu_seconds"] / n, 4),
+        "peer_peak_rss_mb": peer["peak_rss_mb"],
+        "peer_duplicate_versions": peer_duplicates,
+        "ratio_to_async_peer": round(seconds_to_ready / peer_seconds, 2) if peer_seconds else None,
         "baseline_agents_timed": k,
         "baseline_seconds_per_agent": round(baseline[-1] / k, 3) if baseline else None,
         "baseline_calls_per_agent": round(baseline_calls / k, 2) if k else None,
@@ -169,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     result = run(params, out)
     print(dump(result), flush=True)
     ok = result["ready"] == params.agents and result["duplicate_versions"] == 0
-    return 0 if ok and result["leftover_versions"] == 0 else 1
+    ok = ok and result["leftover_versions"] == 0
+    # A peer that did not route every agent makes ratio_to_async_peer meaningless.
+    return 0 if ok and result["peer_routed"] == params.agents else 1
 
 
 if __name__ == "__main__":

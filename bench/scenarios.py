@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from foundry_devtools.devcluster.cluster import APISERVER
-
+from .deps import APISERVER
 from .harness import (
     Fleet,
     Params,

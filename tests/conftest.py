@@ -115,7 +115,12 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 def crd_installed(kubectl: Kubectl) -> None:
     """The project's CRDs, applied and Established."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/hostedagents.foundry.agents.dev",
+    )
 
 
 @pytest.fixture(scope="session")

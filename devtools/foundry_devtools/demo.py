@@ -134,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
 
     _say("3/5 installing the HostedAgent CRD")
     _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-    _kubectl(cluster, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds_dir()))
+    _kubectl(
+        cluster,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/hostedagents.foundry.agents.dev",
+    )
 
     _say(f"4/5 starting the operator (log: {root / 'operator.log'})")
     operator_pid = root / "operator.pid"

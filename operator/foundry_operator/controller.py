@@ -1,14 +1,20 @@
-"""One reconcile of one HostedAgent: observe Foundry, plan, act, report.
+"""One reconcile of one HostedAgent: observe Foundry, plan, act, and say what to report.
 
-This module sequences I/O; every decision is delegated to the pure modules in
-``reconcile/``. It returns an :class:`Outcome` and never touches Kubernetes itself: the
-kopf handlers write the status, post the Events and schedule the next look.
+This module sequences I/O; every decision is a pure function in ``reconcile/``. It never
+writes to Kubernetes: it returns an :class:`Outcome` (the status to hold, the Events worth
+posting, the kind of next look), and the engine writes, posts and schedules.
+
+Reconciles of HostedAgents that name the same Foundry agent run one at a time (a lock per
+agent name): the first to look either finds the agent free and claims it with its first
+write (the version it creates carries its owner), or finds it taken and touches nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,9 +27,9 @@ from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
 from .api.status import HostedAgentStatus, Phase
 from .foundry.client import FoundryClient, FoundryError
-from .reconcile import backoff
-from .reconcile.conditions import StateReason
-from .reconcile.desired import DesiredVersion, MissingEnvValue, create_version_body, desired_version
+from .kube.env import EnvResolver
+from .reconcile.conditions import StateReason, find_condition
+from .reconcile.desired import DesiredVersion, create_version_body, desired_version
 from .reconcile.errors import (
     Failure,
     Reason,
@@ -31,8 +37,16 @@ from .reconcile.errors import (
     describe_http_error,
     describe_version_error,
 )
+from .reconcile.nextlook import Look
 from .reconcile.observed import GONE, AgentInfo, VersionInfo
-from .reconcile.plan import Action, Plan, owned_versions, plan, serving_version
+from .reconcile.plan import (
+    Action,
+    Plan,
+    decisive_latest,
+    owned_versions,
+    plan,
+    serving_version,
+)
 from .reconcile.report import Event, Report, build_status, load_status, transition_events
 
 log = logging.getLogger("foundry_operator.controller")
@@ -54,231 +68,431 @@ class Resource:
     status: Mapping[str, Any] | None
     annotations: Mapping[str, str] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class Timing:
-    """How closely to follow a version that is being created (from the settings)."""
-
-    poll_base: float = backoff.POLL_BASE_SECONDS
-    poll_cap: float = backoff.POLL_CAP_SECONDS
-
-    def poll(self, attempt: int) -> float:
-        return backoff.poll_delay(attempt, base=self.poll_base, cap=self.poll_cap)
+    @property
+    def owner(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: HostedAgentStatus
+    # The status to hold; None keeps the one the object has (e.g. Foundry could not be read
+    # while the agent was serving: saying nothing beats flipping a fleet to not-Ready).
+    status: HostedAgentStatus | None
     events: list[Event]
-    # Seconds until the next look; None when nothing will change without a new event.
-    requeue_after: float | None
-    result: str  # for metrics: ready, progressing, failed, retry, conflict
+    look: Look
+    result: str  # for metrics: ready, progressing, failed, retry, conflict, deleted
+    retry_after: float | None = None
+    agent: str | None = None
+    # Secret values the reconcile resolved: every message that leaves is redacted of them.
+    secrets: tuple[str, ...] = ()
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _finish(
-    resource: Resource,
-    previous: HostedAgentStatus,
-    report: Report,
-    requeue_after: float | None,
-    result: str,
-) -> Outcome:
-    status = build_status(previous, report, generation=resource.generation, now=_now())
-    return Outcome(status, transition_events(previous, report), requeue_after, result)
+def _agent_extra(resource: Resource, agent: str, version: str | None = None) -> dict[str, Any]:
+    return {
+        "k8s": {"namespace": resource.namespace, "name": resource.name},
+        "agent": agent,
+        "version": version,
+    }
 
 
-async def reconcile(
-    client: FoundryClient,
-    resource: Resource,
-    *,
-    env_values: Mapping[str, str],
-    missing_env: Sequence[str] = (),
-    attempt: int,
-    timing: Timing = Timing(),
-    resync: bool = False,
-) -> Outcome:
-    """``env_values`` holds the resolved ``valueFrom`` variables; ``missing_env`` says which
-    referenced Secrets/ConfigMaps (or keys) could not be read. ``resync`` marks the periodic
-    look at a settled object: it never repeats a create that Foundry refused for this spec
-    (a terminal failure waits for a new spec, value or retry annotation)."""
-    previous = load_status(resource.status)
+def _first_error(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"spec.{where}: {first.get('msg', 'invalid')}"
+
+
+def parse_spec(resource: Resource) -> tuple[HostedAgentSpec, str] | Failure:
+    """The typed spec and the agent name, or InvalidSpec (an older CRD in the cluster may
+    let through what this operator's model refuses)."""
     try:
         spec = HostedAgentSpec.model_validate(dict(resource.spec))
-        agent = resolve_agent_name(spec, resource.name)
+        return spec, resolve_agent_name(spec, resource.name)
     except ValueError as exc:
-        # The CRD rejects almost everything first; this catches an older CRD in the cluster.
-        failure = Failure(Reason.INVALID_SPEC, "InvalidSpec", clean_message(_first_error(exc)))
-        report = Report(Phase.FAILED, resource.name, failure=failure)
-        return _finish(resource, previous, report, None, "failed")
-    secrets = list(env_values.values())
-    try:
-        if missing_env:
-            raise MissingEnvValue("; ".join(missing_env))
-        desired = desired_version(
-            spec, env_values, retry_token=resource.annotations.get(RETRY_ANNOTATION)
-        )
-    except MissingEnvValue as exc:
-        # Someone may be creating the Secret right now: look again with backoff, and the
-        # ref watch brings us back as soon as it appears.
-        message = "; ".join(missing_env) if missing_env else str(exc)
-        failure = Failure(Reason.SECRET_NOT_FOUND, "SecretNotFound", message)
-        report = Report(Phase.PENDING, agent, failure=failure)
-        return _finish(resource, previous, report, backoff.backoff_delay(attempt), "retry")
-
-    try:
-        return await _converge(
-            client, resource, previous, spec, agent, desired, attempt, timing, resync
-        )
-    except FoundryError as err:
-        failure = describe_http_error(err.status, err.code, err.message, secret_values=secrets)
-        phase = Phase.PROVISIONING if failure.transient else Phase.FAILED
-        report = Report(phase, agent, spec_hash=desired.spec_hash, failure=failure)
-        delay = (
-            backoff.backoff_delay(attempt, retry_after=err.retry_after)
-            if failure.transient
-            else None
-        )
-        log.warning(
-            "Foundry call failed: %s",
-            clean_message(str(err), secrets),
-            extra={"agent": agent, "reason": str(failure.reason)},
-        )
-        return _finish(resource, previous, report, delay, "retry" if delay else "failed")
+        return Failure(Reason.INVALID_SPEC, "InvalidSpec", clean_message(_first_error(exc)))
 
 
-async def _converge(
-    client: FoundryClient,
-    resource: Resource,
-    previous: HostedAgentStatus,
-    spec: HostedAgentSpec,
-    agent: str,
-    desired: DesiredVersion,
-    attempt: int,
-    timing: Timing,
-    resync: bool,
-) -> Outcome:
-    versions = await client.list_versions(agent)
-    agent_info = await client.get_agent(agent) if versions else None
-    events: list[Event] = []
-    for _ in range(_MAX_STEPS):
-        decision = plan(
-            uid=resource.uid,
-            spec_hash=desired.spec_hash,
-            versions=versions,
-            agent=agent_info,
-            revision_history_limit=spec.revision_history_limit,
-        )
-        base = Report(
-            Phase.PROVISIONING,
-            agent,
-            spec_hash=desired.spec_hash,
-            target=decision.target,
-            serving=decision.serving,
-            ours=decision.ours,
-        )
-        extra = {"agent": agent, "version": decision.target.version if decision.target else None}
+class Reconciler:
+    """Everything one reconcile needs that outlives it: the Foundry client, the env
+    resolver, and the per-agent-name locks."""
 
-        if decision.action is Action.CONFLICT:
+    def __init__(self, foundry: FoundryClient, env: EnvResolver) -> None:
+        self.foundry = foundry
+        self.env = env
+        self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def release_agent(self, agent: str) -> None:
+        lock = self._agent_locks.get(agent)
+        if lock is not None and not lock.locked():
+            del self._agent_locks[agent]
+
+    # --- live objects -----------------------------------------------------------------
+
+    async def reconcile(self, resource: Resource) -> Outcome:
+        previous = load_status(resource.status)
+        parsed = parse_spec(resource)
+        if isinstance(parsed, Failure):
+            report = Report(Phase.FAILED, resource.name, failure=parsed)
+            return self._finish(resource, previous, report, Look.SETTLED, "failed")
+        spec, agent = parsed
+        warnings = (
+            [Event("Warning", "SpecWarning", w) for w in spec.warnings()]
+            if previous.observed_generation != resource.generation
+            else []
+        )
+
+        resolved = await self.env.resolve(resource.namespace, spec)
+        secrets = tuple(resolved.values.values())
+        if resolved.missing:
             failure = Failure(
-                Reason.AGENT_NAME_CONFLICT,
-                "AgentNameConflict",
-                f"Foundry agent {agent!r} is managed by HostedAgent {decision.owner}",
+                Reason.SECRET_NOT_FOUND, "SecretNotFound", "; ".join(resolved.missing)
             )
-            report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
-            return _finish(resource, previous, report, None, "conflict")
+            return self._unresolvable(resource, previous, agent, failure, secrets)
+        desired = desired_version(
+            spec, resolved.values, retry_token=resource.annotations.get(RETRY_ANNOTATION)
+        )
+        async with self._agent_locks[agent]:
+            try:
+                outcome = await self._converge(resource, previous, spec, agent, desired)
+            except FoundryError as err:
+                outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
+        return replace(outcome, agent=agent, secrets=secrets, events=warnings + outcome.events)
 
-        drift = _drift(previous, desired.spec_hash, decision)
-        if drift is not None:
-            events.append(drift)
-            log.warning(drift.message, extra=extra)
+    def _finish(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        report: Report,
+        look: Look,
+        result: str,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        status = build_status(previous, report, generation=resource.generation, now=_now())
+        return Outcome(
+            status,
+            transition_events(previous, report),
+            look,
+            result,
+            retry_after,
+            report.agent_name,
+        )
 
-        if (
-            decision.action is Action.CREATE
-            and resync
-            and previous.phase is Phase.FAILED
-            and previous.spec_hash == desired.spec_hash
-        ):
-            # Foundry refused this exact spec before: report what we know, create nothing.
-            return Outcome(previous, [], None, "failed")
+    def _unresolvable(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        agent: str,
+        failure: Failure,
+        secrets: tuple[str, ...],
+    ) -> Outcome:
+        """A referenced Secret or ConfigMap is missing or unusable. The version Foundry
+        already serves keeps serving: that is reported, not hidden (the Deployment model:
+        the rollout is stuck, the old replicas are still available)."""
+        serving = previous.phase is Phase.READY or (
+            previous.serving_version is not None and previous.phase is not Phase.PENDING
+        )
+        if serving and previous.serving_version:
+            report = Report(
+                Phase.PROVISIONING,
+                agent,
+                failure=failure,
+                serving=previous.serving_version,
+                message=f"version {previous.serving_version} keeps serving",
+            )
+        else:
+            report = Report(Phase.PENDING, agent, failure=failure)
+        outcome = self._finish(resource, previous, report, Look.RETRY, "retry")
+        return replace(outcome, secrets=secrets)
 
-        if decision.action is Action.CREATE:
-            body = create_version_body(
-                desired, uid=resource.uid, namespace=resource.namespace, name=resource.name
-            )
-            created = await client.create_version(
-                agent, body["definition"], body["metadata"], body.get("description")
-            )
-            log.info(
-                "created version %s", created.version, extra={**extra, "version": created.version}
-            )
-            events.append(
-                Event("Normal", "VersionCreated", f"Created Foundry version {created.version}")
-            )
-            versions = [*versions, created]
-            continue
+    def _foundry_failed(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        agent: str,
+        desired: DesiredVersion,
+        err: FoundryError,
+        secrets: tuple[str, ...],
+    ) -> Outcome:
+        failure = describe_http_error(err.status, err.code, err.message, secret_values=secrets)
+        log.warning(
+            "Foundry call failed for %s/%s: %s",
+            resource.namespace,
+            resource.name,
+            clean_message(str(err), secrets),
+            extra={**_agent_extra(resource, agent), "reason": str(failure.reason)},
+        )
+        if failure.transient:
+            if previous.phase is Phase.READY and previous.spec_hash == desired.spec_hash:
+                # A serving agent that could not be looked at is still serving: keep its
+                # status and look again with backoff.
+                return Outcome(None, [], Look.RETRY, "retry", err.retry_after, agent)
+            report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, failure=failure)
+            return self._finish(resource, previous, report, Look.RETRY, "retry", err.retry_after)
+        report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
+        return self._finish(resource, previous, report, Look.SETTLED, "failed")
 
-        if decision.action is Action.ROUTE:
-            assert decision.target is not None
-            _observe_provisioning(previous, decision.target)
-            await client.route(
-                agent, decision.target.version, [p.protocol.value for p in spec.protocols]
+    async def _observe(
+        self, owner: str, spec_hash: str, agent: str
+    ) -> tuple[list[VersionInfo], AgentInfo | None]:
+        """What Foundry holds, with one read when the agent's details settle it."""
+        info = await self.foundry.get_agent(agent)
+        if info is None:
+            return [], None
+        latest = decisive_latest(owner, spec_hash, info)
+        if latest is not None:
+            return [latest], info
+        return await self.foundry.list_versions(agent), info
+
+    async def _converge(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        desired: DesiredVersion,
+    ) -> Outcome:
+        owner = resource.owner
+        versions, agent_info = await self._observe(owner, desired.spec_hash, agent)
+        complete = len(versions) != 1 or agent_info is None or agent_info.latest is None
+        events: list[Event] = []
+        for _ in range(_MAX_STEPS):
+            decision = plan(
+                owner=owner,
+                spec_hash=desired.spec_hash,
+                versions=versions,
+                agent=agent_info,
+                revision_history_limit=spec.revision_history_limit,
             )
-            log.info("routed all traffic to version %s", decision.target.version, extra=extra)
-            events.append(
-                Event(
-                    "Normal",
-                    "TrafficRouted",
-                    f"Agent endpoint routes 100% to version {decision.target.version}",
+            target = decision.target
+            extra = _agent_extra(resource, agent, target.version if target else None)
+            base = Report(
+                Phase.PROVISIONING,
+                agent,
+                spec_hash=desired.spec_hash,
+                target=target,
+                serving=decision.serving,
+                ours=decision.ours if complete else _merge_known(previous, decision.ours),
+            )
+
+            if decision.action is Action.CONFLICT:
+                return self._conflict(resource, previous, agent, desired, decision)
+
+            drift = _drift(previous, desired.spec_hash, decision)
+            if drift is not None:
+                events.append(drift)
+                log.warning(drift.message, extra=extra)
+
+            if decision.action is Action.CREATE:
+                if refused_before(previous, desired.spec_hash):
+                    # Foundry refused this exact spec: report what we know, create nothing
+                    # until the spec, a referenced value or the retry annotation changes.
+                    return Outcome(None, [], Look.SETTLED, "failed", None, agent)
+                body = create_version_body(
+                    desired, uid=resource.uid, namespace=resource.namespace, name=resource.name
                 )
-            )
-            agent_info = AgentInfo(name=agent, routing={decision.target.version: 100})
-            continue
+                created = await self.foundry.create_version(
+                    agent, body["definition"], body["metadata"], body.get("description")
+                )
+                log.info("created version %s", created.version, extra=extra)
+                versions = [*versions, created]
+                continue
 
-        report = replace(base, events=tuple(events))
-        if decision.action is Action.WAIT:
-            report = replace(
-                report,
-                reason=StateReason.VERSION_CREATING,
-                message=f"Version {extra['version']} is being created",
+            if decision.action is Action.ROUTE:
+                assert target is not None
+                _observe_provisioning(previous, target)
+                routed = await self.foundry.route(
+                    agent, target.version, [p.protocol.value for p in spec.protocols]
+                )
+                log.info("routed all traffic to version %s", target.version, extra=extra)
+                agent_info = routed or AgentInfo(
+                    name=agent, routing={target.version: 100}, latest=target
+                )
+                if not complete and _may_prune(previous, decision, spec.revision_history_limit):
+                    versions = await self.foundry.list_versions(agent)
+                    complete = True
+                continue
+
+            report = replace(base, events=tuple(events))
+            if agent_info is not None and not agent_info.enabled:
+                failure = Failure(
+                    Reason.AGENT_DISABLED, "AgentDisabled", f"Foundry agent {agent!r} is disabled"
+                )
+                report = replace(report, phase=Phase.FAILED, failure=failure)
+                return self._finish(resource, previous, report, Look.SETTLED, "failed")
+            if decision.action is Action.WAIT:
+                report = replace(
+                    report,
+                    reason=StateReason.VERSION_CREATING,
+                    message=f"Version {extra['version']} is being created",
+                )
+                return self._finish(resource, previous, report, Look.POLL, "progressing")
+            if decision.action is Action.FAILED:
+                assert target is not None
+                _observe_provisioning(previous, target)
+                failure = describe_version_error(target.error_code, target.error_message)
+                report = replace(report, phase=Phase.FAILED, failure=failure)
+                return self._finish(resource, previous, report, Look.SETTLED, "failed")
+            # READY: retention last, so the serving version is settled before anything goes.
+            report = await self._prune(resource, report, spec, agent, decision, extra)
+            report = replace(report, phase=Phase.READY)
+            return self._finish(resource, previous, report, Look.SETTLED, "ready")
+
+        # Only reached if Foundry keeps changing under us; look again soon.
+        report = Report(
+            Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events)
+        )
+        return self._finish(resource, previous, report, Look.POLL, "progressing")
+
+    def _conflict(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        agent: str,
+        desired: DesiredVersion,
+        decision: Plan,
+    ) -> Outcome:
+        if decision.owner:
+            message = f"Foundry agent {agent!r} is managed by HostedAgent {decision.owner}"
+        else:
+            message = (
+                f"Foundry agent {agent!r} exists outside Kubernetes (version "
+                f"{decision.foreign_version} was not created by this operator); nothing "
+                "there was changed"
             )
-            return _finish(resource, previous, report, timing.poll(attempt), "progressing")
-        if decision.action is Action.FAILED:
-            assert decision.target is not None
-            _observe_provisioning(previous, decision.target)
-            failure = describe_version_error(
-                decision.target.error_code, decision.target.error_message
-            )
-            report = replace(report, phase=Phase.FAILED, failure=failure)
-            return _finish(resource, previous, report, None, "failed")
-        # READY: retention last, so the serving version is settled before anything goes.
+        failure = Failure(Reason.AGENT_NAME_CONFLICT, "AgentNameConflict", message)
+        report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
+        return self._finish(resource, previous, report, Look.SETTLED, "conflict")
+
+    async def _prune(
+        self,
+        resource: Resource,
+        report: Report,
+        spec: HostedAgentSpec,
+        agent: str,
+        decision: Plan,
+        extra: dict[str, Any],
+    ) -> Report:
         for version in decision.prune:
-            await client.delete_version(agent, version)
-        if decision.prune:
-            pruned = ", ".join(decision.prune)
-            log.info("pruned versions %s", pruned, extra=extra)
-            kept = tuple(v for v in decision.ours if v.version not in decision.prune)
-            report = replace(
-                report,
-                ours=kept,
-                events=(
-                    *report.events,
-                    Event(
-                        "Normal",
-                        "VersionsPruned",
-                        f"Deleted old versions {pruned} "
-                        f"(revisionHistoryLimit {spec.revision_history_limit})",
-                    ),
-                ),
-            )
-        report = replace(report, phase=Phase.READY)
-        return _finish(resource, previous, report, None, "ready")
+            await self.foundry.delete_version(agent, version)
+        if not decision.prune:
+            return report
+        pruned = ", ".join(decision.prune)
+        log.info("pruned versions %s", pruned, extra=extra)
+        kept = tuple(v for v in report.ours if v.version not in decision.prune)
+        event = Event(
+            "Normal",
+            "VersionsPruned",
+            f"Deleted old versions {pruned} (revisionHistoryLimit {spec.revision_history_limit})",
+        )
+        return replace(report, ours=kept, events=(*report.events, event))
 
-    # Only reached if Foundry keeps changing under us; look again soon.
-    report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events))
-    return _finish(resource, previous, report, timing.poll(attempt), "progressing")
+    # --- deletion ---------------------------------------------------------------------
+
+    async def delete(self, resource: Resource) -> Outcome:
+        """Delete what this resource created, per ``deletionPolicy``; DONE releases it."""
+        previous = load_status(resource.status)
+        parsed = parse_spec(resource)
+        if isinstance(parsed, Failure):
+            policy, agent = DeletionPolicy.DELETE, previous.agent_name or resource.name
+        else:
+            policy, agent = parsed[0].deletion_policy, previous.agent_name or parsed[1]
+        if policy is DeletionPolicy.RETAIN:
+            event = Event(
+                "Normal", "Retained", f"Foundry agent {agent!r} and its versions were kept"
+            )
+            return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+
+        async with self._agent_locks[agent]:
+            try:
+                deleted = await self._delete_ours(resource.owner, agent)
+            except FoundryError as err:
+                failure = describe_http_error(err.status, err.code, err.message)
+                report = Report(Phase.DELETING, agent, failure=failure)
+                status = build_status(previous, report, generation=resource.generation, now=_now())
+                return Outcome(
+                    status,
+                    transition_events(previous, report),
+                    Look.RETRY,
+                    "retry",
+                    err.retry_after,
+                    agent,
+                )
+        event = Event(
+            "Normal", "Deleted", f"Deleted {deleted} Foundry version(s) of agent {agent!r}"
+        )
+        return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+
+    async def _delete_ours(self, owner: str, agent: str) -> int:
+        versions = [v for v in await self.foundry.list_versions(agent) if v.status not in GONE]
+        ours = owned_versions(owner, versions)
+        if ours and len(ours) == len(versions):
+            # Everything there is ours: deleting the agent removes its versions in one call.
+            await self.foundry.delete_agent(agent)
+        elif ours:
+            # Someone else's versions share the agent: remove only ours, serving one last.
+            serving = serving_version(await self.foundry.get_agent(agent))
+            for version in sorted(ours, key=lambda v: v.version == serving):
+                await self.foundry.delete_version(agent, version.version)
+        return len(ours)
+
+
+# Refusals of a create that only a change can fix: asking again gets the same answer. An
+# authentication failure or a missing endpoint is not among them (a role assignment or a
+# new project fixes those without touching the HostedAgent), nor is a conflict.
+_REFUSALS = frozenset(
+    {
+        Reason.INVALID_SPEC,
+        Reason.PROTOCOL_VERSION_NOT_SUPPORTED,
+        Reason.VERSION_QUOTA_EXCEEDED,
+        Reason.INVALID_CONTAINER_IMAGE,
+        Reason.IMAGE_PULL_BACK_OFF,
+        Reason.CAPABILITY_HOST_NOT_FOUND,
+        Reason.SUBSCRIPTION_NOT_REGISTERED,
+        Reason.FEATURE_NOT_AVAILABLE,
+    }
+)
+
+
+def refused_before(previous: HostedAgentStatus, spec_hash: str) -> bool:
+    """Whether Foundry already refused to create a version for exactly this spec: creating
+    again would meet the same refusal, so it waits for a new spec, a changed referenced
+    value or the retry annotation (each gives a new spec hash)."""
+    if previous.phase is not Phase.FAILED or previous.spec_hash != spec_hash:
+        return False
+    ready = find_condition(previous.conditions, "Ready")
+    return ready is not None and ready.reason in {str(r) for r in _REFUSALS}
+
+
+def _merge_known(
+    previous: HostedAgentStatus, seen: Sequence[VersionInfo]
+) -> tuple[VersionInfo, ...]:
+    """Our versions as far as a one-read look knows them: those just seen, plus the history
+    status recorded (a look that did not list keeps what the last list said)."""
+    by_version = {
+        r.version: VersionInfo(
+            agent=previous.agent_name or "",
+            version=r.version,
+            status=r.status,
+            metadata={"k8s-spec-hash": r.spec_hash},
+            created_at=int(r.created_at.timestamp()) if r.created_at else 0,
+        )
+        for r in previous.versions
+    }
+    for version in seen:
+        by_version[version.version] = version
+    return tuple(sorted(by_version.values(), key=lambda v: v.number))
+
+
+def _may_prune(previous: HostedAgentStatus, decision: Plan, limit: int) -> bool:
+    """Whether retention could have anything to delete, judged from status's history: a
+    new agent's first version needs no list of versions to know that nothing can go."""
+    known = {r.version for r in previous.versions} | {v.version for v in decision.ours}
+    return len(known) > limit + 1
 
 
 def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> None:
@@ -311,58 +525,3 @@ def _drift(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event
             "operator; routing it back",
         )
     return None
-
-
-def _first_error(exc: ValueError) -> str:
-    if not isinstance(exc, ValidationError):
-        return str(exc)
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"spec.{where}: {first.get('msg', 'invalid')}"
-
-
-# --- deletion ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeleteOutcome:
-    done: bool
-    status: HostedAgentStatus | None
-    events: list[Event]
-    requeue_after: float | None
-
-
-async def delete(client: FoundryClient, resource: Resource, *, attempt: int) -> DeleteOutcome:
-    """Delete what this resource created, per ``deletionPolicy``; retried until done."""
-    previous = load_status(resource.status)
-    try:
-        spec = HostedAgentSpec.model_validate(dict(resource.spec))
-        policy = spec.deletion_policy
-        agent = previous.agent_name or resolve_agent_name(spec, resource.name)
-    except ValueError:
-        policy = DeletionPolicy.DELETE
-        agent = previous.agent_name or resource.name
-    if policy is DeletionPolicy.RETAIN:
-        event = Event("Normal", "Retained", f"Foundry agent {agent!r} and its versions were kept")
-        return DeleteOutcome(True, None, [event], None)
-
-    try:
-        versions = [v for v in await client.list_versions(agent) if v.status not in GONE]
-        ours = owned_versions(resource.uid, versions)
-        if ours and len(ours) == len(versions):
-            # Everything there is ours: deleting the agent removes its versions in one call
-            # and sidesteps any rule against deleting the version the endpoint routes to.
-            await client.delete_agent(agent)
-        else:
-            # Someone else's versions share the agent: remove only ours, serving one last.
-            serving = serving_version(await client.get_agent(agent)) if ours else None
-            for version in sorted(ours, key=lambda v: v.version == serving):
-                await client.delete_version(agent, version.version)
-    except FoundryError as err:
-        failure = describe_http_error(err.status, err.code, err.message)
-        report = Report(Phase.DELETING, agent, failure=failure)
-        status = build_status(previous, report, generation=resource.generation, now=_now())
-        delay = backoff.backoff_delay(attempt, retry_after=err.retry_after)
-        return DeleteOutcome(False, status, transition_events(previous, report), delay)
-    event = Event("Normal", "Deleted", f"Deleted {len(ours)} Foundry version(s) of agent {agent!r}")
-    return DeleteOutcome(True, None, [event], None)

@@ -105,10 +105,10 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
         Permission(
             GROUP,
             PLURAL,
-            frozenset({Verb.LIST, Verb.WATCH, Verb.PATCH}),
+            frozenset({Verb.GET, Verb.LIST, Verb.WATCH, Verb.PATCH}),
             watched,
-            "kopf watches HostedAgents and patches its finalizer and annotations; the "
-            "reference watcher patches an annotation to trigger a reconcile",
+            "kopf watches HostedAgents and patches its finalizer; a deletion reads the "
+            "object fresh (kopf holds its events while the finalizer runs)",
         ),
         Permission(
             GROUP,
@@ -120,9 +120,9 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
         Permission(
             "",
             "events",
-            frozenset({Verb.CREATE}),
+            frozenset({Verb.CREATE, Verb.PATCH}),
             watched,
-            "Events on HostedAgents (kopf POSTs core/v1 Events)",
+            "Events on HostedAgents (core/v1), and the count of one that repeats",
         ),
         Permission("", "secrets", READ, watched, "env valueFrom.secretKeyRef, and its changes"),
         Permission(

@@ -10,24 +10,16 @@ import threading
 
 import kopf
 
-from . import handlers, metrics
+from . import handlers, metrics  # noqa: F401  (handlers registers itself with kopf)
 from . import settings as settings_mod
 from .kube.client import api_client
 from .kube.leader import LeaderElector
+from .runtime import Runtime
 from .settings import LogFormat, Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings_mod.add_arguments(parser)
-
-
-class _PlannedRequeue(logging.Filter):
-    """kopf reports each planned re-look (a TemporaryError) as an ERROR; it is not one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and handlers.REQUEUE_MARK in record.getMessage():
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -39,7 +31,6 @@ def _configure_logging(settings: Settings) -> None:
         log_refkey="k8s",
     )
     logging.getLogger().setLevel(settings.log_level)
-    logging.getLogger("kopf.objects").addFilter(_PlannedRequeue())
     # The Azure SDK logs every HTTP request at INFO: that is what our metrics are for.
     logging.getLogger("azure").setLevel(logging.WARNING)
 
@@ -48,7 +39,7 @@ class _StandbyHealth:
     """Answers /healthz while a replica waits to lead, so its liveness probe passes;
     kopf's own endpoint takes the port over once this replica leads."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, address: str, port: int) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 self.send_response(200 if self.path.startswith("/healthz") else 404)
@@ -57,7 +48,7 @@ class _StandbyHealth:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)
+        self._server = http.server.ThreadingHTTPServer((address, port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -71,10 +62,14 @@ def _lead(settings: Settings) -> LeaderElector:
         api_client(),
         namespace=settings.lease_namespace,
         name=settings.lease_name,
-        duration_seconds=settings.lease_duration_seconds,
-        renew_seconds=max(1.0, settings.lease_duration_seconds / 3),
+        duration_seconds=settings.lease_duration,
+        renew_seconds=max(1.0, settings.lease_duration / 3),
     )
-    standby = _StandbyHealth(settings.health_port) if settings.health_port else None
+    standby = (
+        _StandbyHealth(settings.bind_address, settings.health_port)
+        if settings.health_port
+        else None
+    )
     try:
         elector.acquire()
     finally:
@@ -102,6 +97,7 @@ async def _operate(settings: Settings, elector: LeaderElector | None) -> bool:
         standalone=True,
         liveness_endpoint=settings.liveness_url,
         stop_flag=lost,
+        memo=Runtime(settings),
     )
     return lost.is_set()
 
@@ -109,8 +105,7 @@ async def _operate(settings: Settings, elector: LeaderElector | None) -> bool:
 def run(args: argparse.Namespace) -> int:
     settings = settings_mod.from_args(args)
     _configure_logging(settings)
-    handlers.use_settings(settings)
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.bind_address)
     logging.getLogger("foundry_operator").info(
         "starting: endpoint=%s namespaces=%s concurrency=%d leader-election=%s",
         settings.project_endpoint,

@@ -1,31 +1,25 @@
-"""Operator configuration: one model, filled from flags first, then the environment.
+"""Operator configuration: one pydantic-settings model, every knob a flag and a variable.
 
-Environment variables (all optional):
-
-=================================  ========================================================
-``AZURE_AI_PROJECT_ENDPOINT``      default Foundry project endpoint (the SDK's own variable)
-``FOUNDRY_OPERATOR_NAMESPACES``    comma-separated namespaces to watch; empty means all
-``FOUNDRY_OPERATOR_LOG_FORMAT``    ``json`` or ``text`` (default: text on a terminal)
-``FOUNDRY_OPERATOR_LOG_LEVEL``     ``DEBUG``, ``INFO`` (default), ``WARNING``
-``FOUNDRY_OPERATOR_MAX_CONCURRENCY``  cap on concurrent Foundry calls (default 16)
-``FOUNDRY_OPERATOR_RESYNC_SECONDS``   read-only drift check period (default 600)
-``FOUNDRY_OPERATOR_METRICS_PORT``  Prometheus port (default 8080; 0 disables)
-``FOUNDRY_OPERATOR_HEALTH_PORT``   liveness port for /healthz (default 8081; 0 disables)
-``FOUNDRY_OPERATOR_LEADER_ELECTION``  ``true`` for HA: replicas elect a leader on a Lease
-``FOUNDRY_OPERATOR_LEASE_NAMESPACE``  where the Lease lives (default: ``$POD_NAMESPACE``)
-``FOUNDRY_OPERATOR_LEASE_NAME``    the Lease's name (default ``foundry-agent-operator``)
-``FOUNDRY_OPERATOR_LEASE_DURATION``  seconds before a dead leader's Lease expires (15)
-=================================  ========================================================
+Each field is read, in this order of precedence, from its command-line flag, its
+environment variable (``FOUNDRY_OPERATOR_<FIELD>``, except the SDK's own
+``AZURE_AI_PROJECT_ENDPOINT``), and its default. The flags are generated from the model
+(:func:`add_arguments`), and the README's configuration table and the chart's values are
+checked against :func:`catalogue` by tests, so the three cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "FOUNDRY_OPERATOR_"
 
 
 class LogFormat(StrEnum):
@@ -33,84 +27,165 @@ class LogFormat(StrEnum):
     TEXT = "text"
 
 
-class Settings(BaseModel):
-    project_endpoint: str | None = Field(
-        default=None, description="Foundry project endpoint used by every HostedAgent"
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, populate_by_name=True, extra="ignore", validate_default=True
     )
-    namespaces: list[str] = Field(default_factory=list, description="empty: all namespaces")
-    log_format: LogFormat = LogFormat.TEXT
-    log_level: str = "INFO"
-    max_concurrency: int = Field(default=16, ge=1, le=512)
-    resync_seconds: float = Field(default=600.0, gt=0)
-    # First and longest pause between status polls of a version that is still creating.
-    poll_initial_seconds: float = Field(default=2.0, gt=0)
-    poll_max_seconds: float = Field(default=30.0, gt=0)
-    metrics_port: int = Field(default=8080, ge=0, le=65535)
-    health_port: int = Field(default=8081, ge=0, le=65535)
-    leader_election: bool = False
-    lease_namespace: str = "default"
-    lease_name: str = "foundry-agent-operator"
-    lease_duration_seconds: int = Field(default=15, ge=2, le=300)
+
+    project_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("project_endpoint", "AZURE_AI_PROJECT_ENDPOINT"),
+        description="Foundry project endpoint every HostedAgent uses",
+    )
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="namespaces to watch, comma-separated; empty watches all",
+        json_schema_extra={"flag": "--namespace"},
+    )
+    log_format: LogFormat = Field(
+        default_factory=lambda: LogFormat.TEXT if sys.stderr.isatty() else LogFormat.JSON,
+        description="json or text (default: text on a terminal, json otherwise)",
+    )
+    log_level: str = Field(
+        default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level"
+    )
+    max_concurrency: int = Field(
+        default=16, ge=1, le=512, description="cap on concurrent Foundry calls"
+    )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="reconciles in flight at once; 0 means twice maxConcurrency",
+    )
+    resync_seconds: float = Field(
+        default=600.0, gt=0, description="period of the drift check of a settled object"
+    )
+    poll_initial_seconds: float = Field(
+        default=2.0, gt=0, description="first pause between looks at a version being created"
+    )
+    poll_max_seconds: float = Field(
+        default=30.0, gt=0, description="longest pause between looks at a version being created"
+    )
+    backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="longest pause before retrying a failed Foundry call"
+    )
+    foundry_connect_timeout: float = Field(
+        default=10.0, gt=0, description="seconds to connect to Foundry"
+    )
+    foundry_read_timeout: float = Field(
+        default=60.0, gt=0, description="seconds to wait for a Foundry answer"
+    )
+    bind_address: str = Field(
+        default="0.0.0.0",
+        description="address /metrics and /healthz listen on (127.0.0.1 keeps them local)",
+    )
+    metrics_port: int = Field(default=8080, ge=0, le=65535, description="/metrics port; 0 disables")
+    health_port: int = Field(default=8081, ge=0, le=65535, description="/healthz port; 0 disables")
+    leader_election: bool = Field(
+        default=False, description="elect one active replica on a Lease (for replicas > 1)"
+    )
+    lease_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices(
+            "lease_namespace", f"{ENV_PREFIX}LEASE_NAMESPACE", "POD_NAMESPACE"
+        ),
+        description="namespace of the leader Lease (default: $POD_NAMESPACE, else default)",
+    )
+    lease_name: str = Field(default="foundry-agent-operator", description="the Lease's name")
+    lease_duration: int = Field(
+        default=15, ge=2, le=300, description="seconds before a dead leader's Lease expires"
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [n.strip() for n in value.split(",") if n.strip()]
+        return value
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or 2 * self.max_concurrency
 
     @property
     def liveness_url(self) -> str | None:
-        return f"http://0.0.0.0:{self.health_port}/healthz" if self.health_port else None
+        if not self.health_port:
+            return None
+        return f"http://{self.bind_address}:{self.health_port}/healthz"
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
+@dataclass(frozen=True)
+class Knob:
+    field: str
+    flag: str
+    env: str
+    default: str
+    description: str
+
+
+def _env_name(name: str, info: FieldInfo) -> str:
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        named = [c for c in alias.choices if isinstance(c, str) and c.isupper()]
+        if named:
+            return named[0]
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _flag(name: str, info: FieldInfo) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("flag"), str):
+        return str(extra["flag"])
+    return "--" + name.replace("_", "-")
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        return ""
+    value = info.default
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def catalogue() -> list[Knob]:
+    """Every setting with its flag, variable and default: the source of the docs' table."""
+    return [
+        Knob(name, _flag(name, info), _env_name(name, info), _default(info), info.description or "")
+        for name, info in Settings.model_fields.items()
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project-endpoint", help="default: $AZURE_AI_PROJECT_ENDPOINT")
-    parser.add_argument(
-        "--namespace",
-        "-n",
-        action="append",
-        dest="namespaces",
-        help="watch this namespace (repeatable); default: all namespaces",
-    )
-    parser.add_argument("--log-format", choices=[f.value for f in LogFormat])
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument("--max-concurrency", type=int, help="cap on concurrent Foundry calls")
-    parser.add_argument("--resync-seconds", type=float, help="read-only drift check period")
-    parser.add_argument("--metrics-port", type=int, help="Prometheus port; 0 disables")
-    parser.add_argument("--health-port", type=int, help="liveness port (/healthz); 0 disables")
-    parser.add_argument(
-        "--leader-election",
-        action="store_const",
-        const=True,
-        help="elect one active replica on a Lease (for running more than one replica)",
-    )
-    parser.add_argument("--lease-namespace", help="namespace of the leader Lease")
-    parser.add_argument("--lease-name", help="name of the leader Lease")
-    parser.add_argument(
-        "--lease-duration", type=int, help="seconds before a dead leader's Lease expires"
-    )
+    for name, info in Settings.model_fields.items():
+        flag = _flag(name, info)
+        env = _env_name(name, info)
+        help_text = f"{info.description} (${env})"
+        if info.annotation is bool:
+            parser.add_argument(flag, dest=name, action="store_const", const=True, help=help_text)
+        elif name == "namespaces":
+            parser.add_argument(flag, "-n", dest=name, action="append", help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, help=help_text)
 
 
 def from_args(args: argparse.Namespace) -> Settings:
     """Flags win over environment variables, which win over defaults."""
-
-    def pick(flag: object, env: str) -> object:
-        return flag if flag is not None else _env(env)
-
-    raw: dict[str, object] = {
-        "project_endpoint": pick(args.project_endpoint, "AZURE_AI_PROJECT_ENDPOINT"),
-        "namespaces": args.namespaces
-        or [n.strip() for n in (_env("FOUNDRY_OPERATOR_NAMESPACES") or "").split(",") if n.strip()],
-        "log_format": pick(args.log_format, "FOUNDRY_OPERATOR_LOG_FORMAT")
-        or (LogFormat.TEXT if sys.stderr.isatty() else LogFormat.JSON),
-        "log_level": pick(args.log_level, "FOUNDRY_OPERATOR_LOG_LEVEL"),
-        "max_concurrency": pick(args.max_concurrency, "FOUNDRY_OPERATOR_MAX_CONCURRENCY"),
-        "resync_seconds": pick(args.resync_seconds, "FOUNDRY_OPERATOR_RESYNC_SECONDS"),
-        "metrics_port": pick(args.metrics_port, "FOUNDRY_OPERATOR_METRICS_PORT"),
-        "health_port": pick(args.health_port, "FOUNDRY_OPERATOR_HEALTH_PORT"),
-        "leader_election": pick(args.leader_election, "FOUNDRY_OPERATOR_LEADER_ELECTION"),
-        "lease_namespace": pick(args.lease_namespace, "FOUNDRY_OPERATOR_LEASE_NAMESPACE")
-        or _env("POD_NAMESPACE"),
-        "lease_name": pick(args.lease_name, "FOUNDRY_OPERATOR_LEASE_NAME"),
-        "lease_duration_seconds": pick(args.lease_duration, "FOUNDRY_OPERATOR_LEASE_DURATION"),
+    given = {
+        name: getattr(args, name)
+        for name in Settings.model_fields
+        if getattr(args, name, None) is not None
     }
-    return Settings.model_validate({k: v for k, v in raw.items() if v is not None})
+    return Settings(**given)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (a test keeps the README equal to this)."""
+    rows = ["| flag | environment variable | default | meaning |", "|---|---|---|---|"]
+    for knob in catalogue():
+        default = f"`{knob.default}`" if knob.default else ""
+        rows.append(f"| `{knob.flag}` | `{knob.env}` | {default} | {knob.description} |")
+    return "\n".join(rows)

@@ -66,7 +66,12 @@ def served_crd_stays_as_in_repo(kubectl: Kubectl) -> Iterator[None]:
     """Whatever these tests do to the CRD, the session gets crds/ back."""
     yield
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/hostedagents.foundry.agents.dev",
+    )
     assert crd_spec_matches_repo(served_crd(kubectl)) == []
 
 

@@ -66,7 +66,13 @@ INVALID: list[tuple[str, str, str, str]] = [
     ),
     ("cpu-above-range", manifest(cpu="8"), "spec.cpu", "between 250m and 4"),
     ("cpu-below-range", manifest(cpu="100m"), "spec.cpu", "between 250m and 4"),
-    ("memory-not-a-quantity", manifest(memory="lots"), "spec.memory", "must be a quantity"),
+    ("memory-not-a-quantity", manifest(memory="lots"), "spec.memory", "number of Mi or Gi"),
+    # Quantities Kubernetes accepts but Foundry refuses: the accepted forms are named.
+    ("memory-decimal-giga", manifest(memory="2G"), "spec.memory", "number of Mi or Gi"),
+    ("memory-decimal-mega", manifest(memory="1000M"), "spec.memory", "number of Mi or Gi"),
+    ("memory-kilo", manifest(memory="1048576k"), "spec.memory", "number of Mi or Gi"),
+    ("memory-plain-bytes", manifest(memory="2147483648"), "spec.memory", "number of Mi or Gi"),
+    ("cpu-exponent", manifest(cpu="1e0"), "spec.cpu", "decimal cores or millicores"),
     ("memory-above-range", manifest(memory="16Gi"), "spec.memory", "between 512Mi and 8Gi"),
     ("image-without-registry", manifest(image="nginx:1.27"), "spec.image", "full image reference"),
     (
@@ -122,6 +128,12 @@ INVALID: list[tuple[str, str, str, str]] = [
     (
         "env-reserved-prefix-foundry",
         manifest(env=[{"name": "FOUNDRY_PROJECT_ENDPOINT", "value": "x"}]),
+        "spec.env[0].name",
+        "must not start with FOUNDRY_ or AGENT_",
+    ),
+    (
+        "env-reserved-prefix-lower-case",
+        manifest(env=[{"name": "foundry_x", "value": "x"}]),
         "spec.env[0].name",
         "must not start with FOUNDRY_ or AGENT_",
     ),
@@ -303,3 +315,24 @@ def test_kubectl_explain_teaches_the_api(kubectl: Kubectl) -> None:
 
     text = wait_for(explained, timeout=30, what="kubectl explain hostedagents.spec.cpu")
     assert "CPU cores for the agent container" in text
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_latest_tag_is_accepted_with_a_warning_at_apply(kubectl: Kubectl, namespace: str) -> None:
+    # The warning policy is compiled by the API server shortly after it is applied: ask with
+    # server-side dry runs until it answers, then apply for real.
+    latest = manifest("moving", image="myregistry.azurecr.io/agents/chat:latest")
+    wait_for(
+        lambda: (
+            "moving tag :latest"
+            in kubectl(
+                "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=latest, check=False
+            ).stderr
+        ),
+        what="the :latest warning from the ValidatingAdmissionPolicy",
+    )
+    result = apply(kubectl, namespace, latest)
+    assert result.returncode == 0, result.stderr
+    assert "Warning:" in result.stderr and "versioned tag or a digest" in result.stderr
+    pinned = apply(kubectl, namespace, manifest("pinned"))
+    assert pinned.returncode == 0 and "Warning" not in pinned.stderr

@@ -25,7 +25,7 @@ import yaml
 
 from foundry_operator.api import patterns, resource
 from foundry_operator.api.rules import VALIDATIONS_KEY, Rule
-from foundry_operator.api.spec import AGENT_NAME_MESSAGE, HostedAgentSpec
+from foundry_operator.api.spec import AGENT_NAME_MESSAGE, LATEST_TAG_WARNING, HostedAgentSpec
 from foundry_operator.api.status import HostedAgentStatus
 
 Schema = dict[str, Any]
@@ -353,6 +353,50 @@ def render(manifest: dict[str, Any]) -> str:
     return HEADER + "---\n" + body
 
 
+WARNINGS_FILENAME = "hostedagents-warnings.yaml"
+WARNINGS_POLICY = f"{resource.PLURAL}.{resource.GROUP}-warnings"
+
+
+def warnings_policy() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy that *warns* at `kubectl apply` (never refuses) about
+    what ``HostedAgentSpec.warnings()`` finds: the no-webhook way to say it at apply time."""
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": WARNINGS_POLICY},
+        "spec": {
+            "failurePolicy": "Ignore",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [resource.GROUP],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": [resource.PLURAL],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.spec.image) || "
+                    "object.spec.image.contains('@sha256:') || "
+                    "!object.spec.image.endsWith(':latest')",
+                    "message": LATEST_TAG_WARNING,
+                    "reason": "Invalid",
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": WARNINGS_POLICY},
+        "spec": {"policyName": WARNINGS_POLICY, "validationActions": ["Warn"]},
+    }
+    return [policy, binding]
+
+
 def crd_files() -> dict[str, str]:
     """File name -> content for everything that belongs in ``crds/``."""
-    return {CRD_FILENAME: render(hostedagent_crd())}
+    warnings = "".join(render(m).removeprefix(HEADER) for m in warnings_policy())
+    return {CRD_FILENAME: render(hostedagent_crd()), WARNINGS_FILENAME: HEADER + warnings}

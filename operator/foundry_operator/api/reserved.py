@@ -51,9 +51,18 @@ def reserved_metadata(*, uid: str, namespace: str, name: str, spec_hash: str) ->
     }
 
 
-def is_owned_by(metadata: Mapping[str, str] | None, uid: str) -> bool:
-    """Whether a Foundry version's metadata says it was created by the resource ``uid``."""
-    return bool(uid) and metadata is not None and metadata.get(METADATA_UID) == uid
+def is_owned_by(metadata: Mapping[str, str] | None, owner: str) -> bool:
+    """Whether a Foundry version was created by the HostedAgent ``owner`` (namespace/name).
+
+    The owner is namespace/name rather than the UID so that the same manifest applied again
+    (after ``deletionPolicy: Retain``, a backup restore or a cluster migration) carries on
+    with its versions; the UID is recorded for people, not for this test."""
+    return (
+        bool(owner)
+        and metadata is not None
+        and metadata.get(METADATA_MANAGED_BY) == MANAGED_BY_VALUE
+        and metadata.get(METADATA_REF) == owner
+    )
 
 
 def is_managed(metadata: Mapping[str, str] | None) -> bool:

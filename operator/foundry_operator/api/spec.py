@@ -12,8 +12,9 @@ Choices made where Foundry is vague (see foundry-api.md):
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -78,9 +79,21 @@ Image = Annotated[
     ),
 ]
 
+# The forms Foundry's samples and docs use: decimal cores ("0.5", "1") or millicores
+# ("500m", sent as decimal cores); memory in Mi or Gi ("512Mi", "0.5Gi", "2Gi"). Kubernetes
+# also accepts "1e0", "2G", "1000M" or plain bytes, which Foundry refuses: the schema names
+# the accepted forms instead of letting Foundry fail the version later.
+CPU_FORM: Final = r"^([0-9]+([.][0-9]+)?|[0-9]+m)$"
+MEMORY_FORM: Final = r"^[0-9]+([.][0-9]+)?(Mi|Gi)$"
+
 Cpu = Annotated[
     str,
     Field(min_length=1, max_length=16),
+    Rule(
+        f"self.matches('{CPU_FORM}')",
+        'spec.cpu must be decimal cores or millicores, like "0.5", "1" or "500m"',
+        check=lambda v: re.fullmatch(CPU_FORM, v) is not None,
+    ),
     Rule(
         f"isQuantity(self) && quantity(self).compareTo(quantity('{CPU_MIN}')) >= 0"
         f" && quantity(self).compareTo(quantity('{CPU_MAX}')) <= 0",
@@ -92,6 +105,11 @@ Cpu = Annotated[
 Memory = Annotated[
     str,
     Field(min_length=1, max_length=16),
+    Rule(
+        f"self.matches('{MEMORY_FORM}')",
+        'spec.memory must be a number of Mi or Gi, like "512Mi", "0.5Gi" or "2Gi"',
+        check=lambda v: re.fullmatch(MEMORY_FORM, v) is not None,
+    ),
     Rule(
         f"isQuantity(self) && quantity(self).compareTo(quantity('{MEMORY_MIN}')) >= 0"
         f" && quantity(self).compareTo(quantity('{MEMORY_MAX}')) <= 0",
@@ -123,7 +141,9 @@ ConfigKey = Annotated[
 
 
 def _env_name_allowed(name: str) -> bool:
-    return not name.startswith(RESERVED_ENV_PREFIXES)
+    # Case-insensitive: "foundry_x" is as reserved as "FOUNDRY_X" to a reader, and refusing
+    # it here beats a surprise from the service.
+    return not name.upper().startswith(RESERVED_ENV_PREFIXES)
 
 
 EnvName = Annotated[
@@ -135,10 +155,10 @@ EnvName = Annotated[
         check=lambda v: _ENV_NAME_RE.fullmatch(v) is not None,
     ),
     Rule(
-        " && ".join(f"!self.startsWith('{p}')" for p in RESERVED_ENV_PREFIXES),
+        " && ".join(f"!self.upperAscii().startsWith('{p}')" for p in RESERVED_ENV_PREFIXES),
         "spec.env[].name must not start with "
         + " or ".join(RESERVED_ENV_PREFIXES)
-        + ": Foundry reserves those prefixes",
+        + " (in any case): Foundry reserves those prefixes",
         check=_env_name_allowed,
     ),
 ]
@@ -184,6 +204,12 @@ def _is_http_url(url: str) -> bool:
 
 
 # --- enums ---------------------------------------------------------------------------
+
+
+LATEST_TAG_WARNING = (
+    "spec.image uses the moving tag :latest; a new push is not noticed. Use a versioned tag "
+    "or a digest."
+)
 
 
 class AgentProtocol(StrEnum):
@@ -509,10 +535,7 @@ class HostedAgentSpec(CrdModel):
         """Things that are allowed but probably not what the user wants (for Events)."""
         found: list[str] = []
         if "@sha256:" not in self.image and self.image.endswith(":latest"):
-            found.append(
-                "spec.image uses the moving tag :latest; a new push is not noticed. Use a "
-                "versioned tag or a digest."
-            )
+            found.append(LATEST_TAG_WARNING)
         return found
 
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from azure.ai.projects.aio import AIProjectClient
@@ -32,6 +33,7 @@ from azure.core.exceptions import (
 )
 
 from .. import __version__, metrics
+from ..reconcile.backoff import parse_retry_after
 from ..reconcile.observed import AgentInfo, VersionInfo
 
 T = TypeVar("T")
@@ -62,13 +64,8 @@ def _retry_after(exc: HttpResponseError) -> float | None:
                 return float(value) / 1000.0
             except ValueError:
                 pass
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            return None  # an HTTP date: rare for this service; our own backoff applies
-    return None
+    # Seconds or an HTTP date: the one parser in reconcile.backoff reads both.
+    return parse_retry_after(headers.get("Retry-After"), now=datetime.now(UTC))
 
 
 def _translate(operation: str, exc: Exception) -> FoundryError:
@@ -80,8 +77,11 @@ def _translate(operation: str, exc: Exception) -> FoundryError:
             message = (exc.reason or str(exc)).splitlines()[0]
         return FoundryError(operation, exc.status_code, code, message, _retry_after(exc))
     if isinstance(exc, ClientAuthenticationError):
-        # No HTTP status: the credential itself could not get a token.
-        return FoundryError(operation, 401, "CredentialUnavailable", str(exc).splitlines()[0])
+        # No HTTP status: the credential could not get a token (the identity endpoint is
+        # down or slow). That passes; a 401/403 from Foundry itself is a different story.
+        return FoundryError(
+            operation, None, "CredentialUnavailable", str(exc).splitlines()[0] or "no token"
+        )
     if isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | asyncio.TimeoutError):
         return FoundryError(operation, None, None, f"Foundry unreachable: {type(exc).__name__}")
     raise exc
@@ -100,6 +100,22 @@ def _version_info(agent: str, raw: Mapping[str, Any]) -> VersionInfo:
     )
 
 
+def _agent_info(agent: str, raw: Mapping[str, Any]) -> AgentInfo:
+    routing: dict[str, int] = {}
+    endpoint = raw.get("agent_endpoint") or {}
+    selector = endpoint.get("version_selector") or {}
+    for rule in selector.get("version_selection_rules") or []:
+        routing[str(rule.get("agent_version"))] = int(rule.get("traffic_percentage") or 0)
+    state = raw.get("state") or raw.get("configuration_state") or "enabled"
+    latest = (raw.get("versions") or {}).get("latest")
+    return AgentInfo(
+        name=agent,
+        routing=routing,
+        enabled=state != "disabled",
+        latest=_version_info(agent, latest) if isinstance(latest, Mapping) else None,
+    )
+
+
 class FoundryClient:
     """One per operator process: one credential, one HTTP pool, one concurrency cap."""
 
@@ -109,12 +125,21 @@ class FoundryClient:
         credential: AsyncTokenCredential,
         *,
         max_concurrency: int = 16,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
     ) -> None:
         self.endpoint = endpoint
         self._client = AIProjectClient(
             endpoint=endpoint,
             credential=credential,
             user_agent=f"foundry-agent-operator/{__version__}",
+            # No retries inside the SDK: azure-core would sleep (Retry-After, backoff) while
+            # holding one of our Foundry slots, and it re-sends a POST that Foundry may have
+            # applied before answering 5xx, which makes a second version. The engine retries
+            # instead, with its own backoff, after looking at what Foundry holds.
+            retry_total=0,
+            connection_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
         self._limit = asyncio.Semaphore(max_concurrency)
 
@@ -155,16 +180,6 @@ class FoundryClient:
                 return []
             raise
 
-    async def get_version(self, agent: str, version: str) -> VersionInfo | None:
-        async def fetch() -> VersionInfo | None:
-            try:
-                raw = await self._client.agents.get_version(agent, version)
-            except ResourceNotFoundError:
-                return None
-            return _version_info(agent, raw)
-
-        return await self._call("get_version", fetch)
-
     async def create_version(
         self,
         agent: str,
@@ -203,21 +218,16 @@ class FoundryClient:
                 raw = await self._client.agents.get(agent)
             except ResourceNotFoundError:
                 return None
-            routing: dict[str, int] = {}
-            endpoint = raw.get("agent_endpoint") or {}
-            selector = endpoint.get("version_selector") or {}
-            for rule in selector.get("version_selection_rules") or []:
-                routing[str(rule.get("agent_version"))] = int(rule.get("traffic_percentage") or 0)
-            state = raw.get("state") or raw.get("configuration_state") or "enabled"
-            return AgentInfo(name=agent, routing=routing, enabled=state != "disabled")
+            return _agent_info(agent, raw)
 
         return await self._call("get_agent", fetch)
 
-    async def route(self, agent: str, version: str, protocols: list[str]) -> None:
-        """Send 100 % of the agent endpoint's traffic to ``version``."""
+    async def route(self, agent: str, version: str, protocols: list[str]) -> AgentInfo | None:
+        """Send 100 % of the agent endpoint's traffic to ``version``; the agent as Foundry
+        answered (None if the answer could not be read as AgentDetails)."""
 
-        async def patch() -> None:
-            await self._client.agents.update_details(
+        async def patch() -> AgentInfo | None:
+            raw = await self._client.agents.update_details(
                 agent,
                 agent_endpoint=AgentEndpointConfig(
                     version_selector=VersionSelector(
@@ -230,8 +240,9 @@ class FoundryClient:
                     protocol_configuration=ProtocolConfiguration({p: {} for p in protocols}),
                 ),
             )
+            return _agent_info(agent, raw) if isinstance(raw, Mapping) else None
 
-        await self._call("update_details", patch)
+        return await self._call("update_details", patch)
 
     async def delete_agent(self, agent: str) -> bool:
         async def delete() -> bool:

@@ -12,10 +12,12 @@ import base64
 import binascii
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
+
+from ..api.spec import HostedAgentSpec, KeyReference
 
 Kind = Literal["Secret", "ConfigMap"]
 
@@ -36,25 +38,23 @@ class _Lookup:
     optional: bool
 
 
-def _lookups(spec: Mapping[str, Any]) -> list[_Lookup]:
+def _lookups(spec: HostedAgentSpec) -> list[_Lookup]:
     out: list[_Lookup] = []
-    for var in spec.get("env") or []:
-        source = var.get("valueFrom") or {}
-        for field_name, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
-            sel = source.get(field_name)
-            if sel:
-                out.append(
-                    _Lookup(
-                        var=str(var["name"]),
-                        ref=Ref(kind, str(sel["name"])),  # type: ignore[arg-type]
-                        key=str(sel["key"]),
-                        optional=bool(sel.get("optional", False)),
-                    )
-                )
+    for var in spec.env:
+        source = var.value_from
+        if source is None:
+            continue
+        pairs: tuple[tuple[KeyReference | None, Kind], ...] = (
+            (source.secret_key_ref, "Secret"),
+            (source.config_map_key_ref, "ConfigMap"),
+        )
+        for sel, kind in pairs:
+            if sel is not None:
+                out.append(_Lookup(var.name, Ref(kind, sel.name), sel.key, bool(sel.optional)))
     return out
 
 
-def references(spec: Mapping[str, Any]) -> frozenset[Ref]:
+def references(spec: HostedAgentSpec) -> frozenset[Ref]:
     """Every Secret and ConfigMap the spec's env reads from."""
     return frozenset(lookup.ref for lookup in _lookups(spec))
 
@@ -77,21 +77,22 @@ class EnvResolver:
     def __init__(self, api: ApiClient) -> None:
         self._core = CoreV1Api(api)
 
-    def _read(self, namespace: str, ref: Ref) -> Mapping[str, str] | None:
+    def _read(self, namespace: str, ref: Ref) -> Mapping[str, str | None] | None:
         try:
             if ref.kind == "Secret":
                 secret = self._core.read_namespaced_secret(ref.name, namespace)
-                decoded = {k: _decode(v) for k, v in (secret.data or {}).items()}
-                return {k: v for k, v in decoded.items() if v is not None}
+                return {k: _decode(v) for k, v in (secret.data or {}).items()}
             config_map = self._core.read_namespaced_config_map(ref.name, namespace)
-            return dict(config_map.data or {})
+            # binaryData keys exist but cannot be environment values.
+            binary = dict.fromkeys(config_map.binary_data or {})
+            return {**binary, **dict(config_map.data or {})}
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise _Unreadable(f"HTTP {exc.status} {exc.reason or ''}".strip()) from None
 
     def _resolve(self, namespace: str, lookups: Iterable[_Lookup]) -> Resolved:
-        cache: dict[Ref, Mapping[str, str] | None] = {}
+        cache: dict[Ref, Mapping[str, str | None] | None] = {}
         resolved = Resolved()
         for lookup in lookups:
             if lookup.ref not in cache:
@@ -104,14 +105,22 @@ class EnvResolver:
                     cache[lookup.ref] = {}
                     continue
             data = cache[lookup.ref]
-            if data is not None and lookup.key in data:
-                resolved.values[lookup.var] = data[lookup.key]
+            value = data.get(lookup.key) if data is not None else None
+            if value is not None:
+                resolved.values[lookup.var] = value
+            elif data is not None and lookup.key in data:
+                # Present but binary: optional or not, it cannot be sent, and saying "has no
+                # key" would send a person looking for the wrong problem.
+                resolved.missing.append(
+                    f"{lookup.ref.kind} {lookup.ref.name!r} key {lookup.key!r} is not UTF-8 "
+                    "text (binary data cannot be an environment variable)"
+                )
             elif not lookup.optional:
                 what = "not found" if data is None else f"has no key {lookup.key!r}"
                 resolved.missing.append(f"{lookup.ref.kind} {lookup.ref.name!r} {what}")
         return resolved
 
-    async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> Resolved:
+    async def resolve(self, namespace: str, spec: HostedAgentSpec) -> Resolved:
         lookups = _lookups(spec)
         if not lookups:
             return Resolved()
@@ -120,7 +129,7 @@ class EnvResolver:
 
 def _decode(value: str | bytes) -> str | None:
     """Secret data as text; None for binary data, which cannot be an environment value
-    (the key then counts as absent, and the error says so without showing anything)."""
+    (the error says so without showing anything)."""
     try:
         return base64.b64decode(value).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):

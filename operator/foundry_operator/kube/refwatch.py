@@ -3,12 +3,9 @@
 The watch asks the API server for metadata only (``PartialObjectMetadata``), so Secret data
 never reaches this process through it; values are read only by ``env.EnvResolver``, only
 for keys a HostedAgent names. When a referenced object changes, the HostedAgents that use
-it get the annotation :data:`TOUCH_ANNOTATION` set to the object's new resourceVersion.
-That is a change kopf sees, so the normal reconcile runs, resolves the new value and rolls
-out a new version if (and only if) the value really changed.
-
-The annotation uses its own prefix: kopf ignores changes to annotations under its storage
-prefix (``foundry.agents.dev/``), and this one must trigger a reconcile.
+it are put on the engine's queue at once (no write to them, no wait for a backoff): the
+normal reconcile runs, resolves the new value and rolls out a new version if (and only if)
+the value really changed.
 """
 
 from __future__ import annotations
@@ -16,23 +13,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from kubernetes.client import ApiClient, CustomObjectsApi
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from ..api.resource import GROUP, PLURAL, VERSION
 from .env import Ref
 
 log = logging.getLogger("foundry_operator.refwatch")
 
-TOUCH_ANNOTATION = "refs.foundry.agents.dev/observed-version"
-# Named in managedFields, so Argo CD and audit logs can tell our writes from anyone else's.
-FIELD_MANAGER = "foundry-agent-operator"
+# Called with (namespace, name) of a HostedAgent whose referenced object changed.
+OnChange = Callable[[str, str], None]
 _METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 _WATCH_METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 _PLURALS = {"Secret": "secrets", "ConfigMap": "configmaps"}
@@ -71,9 +65,12 @@ class RefIndex:
 class RefWatcher:
     """One thread per kind, each a metadata-only list+watch loop that survives errors."""
 
-    def __init__(self, api: ApiClient, index: RefIndex, namespaces: list[str]) -> None:
+    def __init__(
+        self, api: ApiClient, index: RefIndex, namespaces: list[str], on_change: OnChange
+    ) -> None:
         self._api = api
         self._index = index
+        self._on_change = on_change
         self._namespaces = namespaces or [""]  # "" = all namespaces
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -151,20 +148,13 @@ class RefWatcher:
 
     def _notify(self, kind: str, meta: dict[str, str], resource_version: str) -> None:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
-        users = self._index.users(namespace, Ref(kind, name))  # type: ignore[arg-type]
-        for user in users:
-            self._touch(namespace, user, f"{kind}/{name}@{resource_version}")
-
-    def _touch(self, namespace: str, name: str, value: str) -> None:
-        patch = {"metadata": {"annotations": {TOUCH_ANNOTATION: value}}}
-        for attempt in range(3):
-            try:
-                CustomObjectsApi(self._api).patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, patch, field_manager=FIELD_MANAGER
-                )
-                log.info("%s changed: reconciling %s/%s", value.split("@")[0], namespace, name)
-                return
-            except ApiException as exc:
-                if exc.status == 404:
-                    return
-                time.sleep(0.5 * (attempt + 1))
+        for user in self._index.users(namespace, Ref(kind, name)):  # type: ignore[arg-type]
+            log.info(
+                "%s/%s changed (resourceVersion %s): reconciling %s/%s",
+                kind,
+                name,
+                resource_version,
+                namespace,
+                user,
+            )
+            self._on_change(namespace, user)

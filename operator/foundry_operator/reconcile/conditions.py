@@ -36,7 +36,6 @@ class StateReason(StrEnum):
 
     PENDING = "Pending"
     VERSION_CREATING = "VersionCreating"
-    ROUTING_TRAFFIC = "RoutingTraffic"
     VERSION_ACTIVE = "VersionActive"
     DELETING = "Deleting"
     AS_EXPECTED = "AsExpected"

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     ENDPOINT_NOT_FOUND = "EndpointNotFound"
     CONFLICT = "Conflict"
     VERSION_FAILED = "VersionFailed"
+    CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"
+    AGENT_DISABLED = "AgentDisabled"
 
     @property
     def transient(self) -> bool:
@@ -159,6 +161,19 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         "The version failed to start: the container must listen on port 8088 and answer "
         "GET /readiness with 200. Fix the image and change spec.image.",
     ),
+    Reason.CREDENTIAL_UNAVAILABLE: ReasonInfo(
+        True,
+        False,
+        "The operator's credential could not get a token (the identity endpoint did not "
+        "answer); the operator retries. Check workload identity or the managed identity "
+        "endpoint if this persists.",
+    ),
+    Reason.AGENT_DISABLED: ReasonInfo(
+        False,
+        True,
+        "The Foundry agent is disabled, so it serves nothing: enable it in Foundry "
+        "(POST /agents/<name>:enable).",
+    ),
 }
 
 # Service error codes (from a failed version's error.code, or an HTTP error body), compared
@@ -222,6 +237,8 @@ def reason_for_http_error(
     ``code`` is the ``error.code`` of the response body when there was one.
     """
     if status is None:
+        if code == "CredentialUnavailable":
+            return Reason.CREDENTIAL_UNAVAILABLE
         return Reason.FOUNDRY_UNAVAILABLE
     by_code = _reason_for_code(code)
     if by_code is not None:
@@ -258,12 +275,28 @@ REDACTED: Final = "[REDACTED]"
 # Secret values shorter than this are not searched for: replacing every "1" or "true" in a
 # message would mangle it while protecting nothing.
 _MIN_REDACT_LENGTH: Final = 4
+# Lines of a multi-line value shorter than this ("-----", "{") say nothing on their own.
+_MIN_FRAGMENT_LENGTH: Final = 8
+
+
+def _fragments(values: Iterable[str]) -> set[str]:
+    """Each value, and each line of a multi-line value (a PEM key, a JSON credential): a
+    service echoing one line of a secret must not show that line either."""
+    found: set[str] = set()
+    for value in values:
+        found.add(value)
+        for line in value.splitlines():
+            line = line.strip()
+            if len(line) >= _MIN_FRAGMENT_LENGTH:
+                found.add(line)
+    return found
 
 
 def redact(text: str, secret_values: Iterable[str] = ()) -> str:
-    """``text`` with every occurrence of a secret value replaced by ``[REDACTED]``."""
+    """``text`` with every occurrence of a secret value (or of one line of it) replaced by
+    ``[REDACTED]``."""
     # Longest first, so a value that contains another is replaced whole.
-    for value in sorted(set(secret_values), key=len, reverse=True):
+    for value in sorted(_fragments(secret_values), key=len, reverse=True):
         if len(value) >= _MIN_REDACT_LENGTH:
             text = text.replace(value, REDACTED)
     return text

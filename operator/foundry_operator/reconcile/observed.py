@@ -35,3 +35,6 @@ class AgentInfo:
     # version -> traffic percentage, from the endpoint's FixedRatio rules
     routing: Mapping[str, int] = field(default_factory=dict)
     enabled: bool = True
+    # versions.latest of AgentDetails: with the routing above, enough to look at an object
+    # that is creating or serving without listing every version.
+    latest: VersionInfo | None = None

@@ -1,8 +1,15 @@
 """Decide the next step for one HostedAgent from what Foundry holds. Pure: no I/O.
 
 The operator finds its own versions by the reserved metadata it stamps on each of them
-(resource UID and spec hash), never by remembering what it did: a crash between creating a
-version and writing status therefore never leads to a second version for the same spec.
+(owner and spec hash), never by remembering what it did: a crash between creating a version
+and writing status therefore never leads to a second version for the same spec.
+
+The owner is the HostedAgent's ``namespace/name``, not its UID: a Retained object applied
+again, or one restored from a backup into a new cluster, is the same owner and carries on
+with its versions, while any other object (another name or namespace) is not.
+
+An agent holding any version that is not ours, whether another HostedAgent made it or it
+was made outside Kubernetes, is a conflict: nothing is created, routed or pruned there.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ class Action(StrEnum):
     ROUTE = "Route"  # it is active; move all traffic to it
     READY = "Ready"  # it is active and serving: nothing to do
     FAILED = "Failed"  # Foundry says it failed; a person must change something
-    CONFLICT = "Conflict"  # another HostedAgent owns this Foundry agent
+    CONFLICT = "Conflict"  # the Foundry agent holds versions that are not ours
 
 
 @dataclass(frozen=True)
@@ -33,15 +40,17 @@ class Plan:
     serving: str | None = None
     # Versions this resource created that retention says can go (never the serving one).
     prune: tuple[str, ...] = ()
-    # For CONFLICT: "namespace/name" of the owner, as recorded on its versions.
+    # For CONFLICT: "namespace/name" of the other HostedAgent, None when the versions in the
+    # way were made outside Kubernetes.
     owner: str | None = None
+    foreign_version: str | None = None
     ours: tuple[VersionInfo, ...] = field(default=())
 
 
-def owned_versions(uid: str, versions: Sequence[VersionInfo]) -> list[VersionInfo]:
-    """Versions this resource created and Foundry still holds, oldest first."""
+def owned_versions(owner: str, versions: Sequence[VersionInfo]) -> list[VersionInfo]:
+    """Versions the HostedAgent ``owner`` (namespace/name) created, oldest first."""
     return sorted(
-        (v for v in versions if is_owned_by(v.metadata, uid) and v.status not in GONE),
+        (v for v in versions if is_owned_by(v.metadata, owner) and v.status not in GONE),
         key=lambda v: v.number,
     )
 
@@ -64,23 +73,22 @@ def _prunable(
 
 def plan(
     *,
-    uid: str,
+    owner: str,
     spec_hash: str,
     versions: Sequence[VersionInfo],
     agent: AgentInfo | None,
     revision_history_limit: int,
 ) -> Plan:
-    foreign = [
-        v
-        for v in versions
-        if is_managed(v.metadata) and not is_owned_by(v.metadata, uid) and v.status not in GONE
-    ]
+    foreign = sorted(
+        (v for v in versions if not is_owned_by(v.metadata, owner) and v.status not in GONE),
+        key=lambda v: v.number,
+    )
     if foreign:
-        return Plan(
-            Action.CONFLICT, owner=foreign[-1].metadata.get(METADATA_REF, "another resource")
-        )
+        last = foreign[-1]
+        other = last.metadata.get(METADATA_REF) if is_managed(last.metadata) else None
+        return Plan(Action.CONFLICT, owner=other or None, foreign_version=last.version)
 
-    ours = owned_versions(uid, versions)
+    ours = owned_versions(owner, versions)
     serving = serving_version(agent)
     serving_ours = serving if serving in {v.version for v in ours} else None
     matching = [v for v in ours if spec_hash_of(v.metadata) == spec_hash]
@@ -106,3 +114,15 @@ def plan(
         prune=prune if action is Action.READY else (),
         ours=tuple(ours),
     )
+
+
+def decisive_latest(owner: str, spec_hash: str, agent: AgentInfo | None) -> VersionInfo | None:
+    """The agent's latest version when it alone decides the plan: it is ours and made from the
+    current spec. Anything foreign would be newer than it (we never create next to foreign
+    versions), so no full list is needed to look at an object that is creating or serving."""
+    latest = agent.latest if agent is not None else None
+    if latest is None or latest.status in GONE:
+        return None
+    if not is_owned_by(latest.metadata, owner) or spec_hash_of(latest.metadata) != spec_hash:
+        return None
+    return latest

@@ -146,7 +146,7 @@ def test_operator_killed_midway_still_one_version_per_spec(
     # A restart resumes every object: wait until it has handled this one.
     wait_for(
         lambda: any(
-            name in line and "Resuming is processed" in line
+            name in line and "reconciled" in line
             for line in running_operator.log_since_start().splitlines()
         ),
         what="the restarted operator to resume the object",

@@ -73,27 +73,11 @@ def test_version_deleted_behind_the_operators_back_is_recreated_at_resync(
     assert get(kubectl, namespace, name)["status"]["servingVersion"] == replacement["version"]
 
 
-def test_retention_prunes_old_versions_but_never_foreign_ones(
+def test_retention_prunes_old_versions_and_a_foreign_version_stops_all_changes(
     kubectl: Any, namespace: str, foundry: AIProjectClient
 ) -> None:
     name = unique("prune")
-    apply(kubectl, namespace, manifest(name, f"{IMAGE}:1", revisionHistoryLimit=1))
-    wait_ready(kubectl, namespace, name)
-    # A version someone made by hand, outside Kubernetes.
-    foundry.agents.create_version(
-        name,
-        definition=HostedAgentDefinition(
-            {
-                "kind": "hosted",
-                "cpu": "1",
-                "memory": "2Gi",
-                "container_configuration": {"image": f"{IMAGE}:manual"},
-                "protocol_versions": [{"protocol": "responses", "version": "1.0.0"}],
-            }
-        ),
-        metadata={"owner": "a-person"},
-    )
-    for tag in ("2", "3", "4"):
+    for tag in ("1", "2", "3", "4"):
         apply(kubectl, namespace, manifest(name, f"{IMAGE}:{tag}", revisionHistoryLimit=1))
         wait_for(
             lambda tag=tag: (
@@ -108,7 +92,31 @@ def test_retention_prunes_old_versions_but_never_foreign_ones(
             what=f"tag {tag} serving",
         )
     images = [v["definition"]["container_configuration"]["image"] for v in versions(foundry, name)]
-    assert images == [f"{IMAGE}:manual", f"{IMAGE}:3", f"{IMAGE}:4"]
+    assert images == [f"{IMAGE}:3", f"{IMAGE}:4"]
+
+    # A version someone made by hand, outside Kubernetes, in the agent we own: from now on
+    # the operator reports it and changes nothing there (no version, no routing, no prune).
+    foundry.agents.create_version(
+        name,
+        definition=HostedAgentDefinition(
+            {
+                "kind": "hosted",
+                "cpu": "1",
+                "memory": "2Gi",
+                "container_configuration": {"image": f"{IMAGE}:manual"},
+                "protocol_versions": [{"protocol": "responses", "version": "1.0.0"}],
+            }
+        ),
+        metadata={"owner": "a-person"},
+    )
+    before = (versions(foundry, name), routing(foundry, name))
+    apply(kubectl, namespace, manifest(name, f"{IMAGE}:5", revisionHistoryLimit=1))
+    wait_for(
+        lambda: condition(kubectl, namespace, name, "Ready").get("reason") == "AgentNameConflict",
+        what="AgentNameConflict for the version made outside Kubernetes",
+    )
+    assert "outside Kubernetes" in condition(kubectl, namespace, name, "Ready")["message"]
+    assert (versions(foundry, name), routing(foundry, name)) == before
 
 
 def test_second_resource_naming_an_owned_agent_reports_conflict_and_touches_nothing(
@@ -213,10 +221,10 @@ def test_steady_state_makes_no_writes_and_metrics_tell_the_story(
     admin = emulator.admin()
     admin.reset(state=False, stats=True)
     before = get(kubectl, namespace, name)
-    # Every object resyncs once per period with one list_versions: wait for two rounds.
+    # Every object resyncs once per period, starting with one get_agent: wait for two rounds.
     objects = len(json.loads(kubectl("get", "hagent", "-A", "-o", "json").stdout)["items"])
     wait_for(
-        lambda: admin.stats().count("list_versions") >= 2 * objects,
+        lambda: admin.stats().count("get_agent") >= 2 * objects,
         timeout=6 * TEST_RESYNC_SECONDS,
         what="two resync rounds",
     )
@@ -268,7 +276,7 @@ def test_refused_spec_is_not_retried_blindly_until_a_retry_is_asked_for(
     admin.reset(state=False, stats=True)
     objects = len(json.loads(kubectl("get", "hagent", "-A", "-o", "json").stdout)["items"])
     wait_for(
-        lambda: admin.stats().count("list_versions") >= 2 * objects,
+        lambda: admin.stats().count("get_agent") >= 2 * objects,
         timeout=6 * TEST_RESYNC_SECONDS,
         what="two resync rounds",
     )

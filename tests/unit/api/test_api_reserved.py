@@ -37,12 +37,18 @@ def test_reserved_metadata_identifies_the_resource_and_spec() -> None:
     assert all(len(v) <= reserved.METADATA_VALUE_MAX_LENGTH for v in longest.values())
 
 
-def test_ownership_is_decided_by_uid_only() -> None:
+def test_ownership_is_namespace_and_name_so_a_reapplied_or_restored_object_keeps_it() -> None:
     meta = reserved.reserved_metadata(uid="u1", namespace="ns", name="a", spec_hash="h")
-    assert reserved.is_owned_by(meta, "u1")
-    assert not reserved.is_owned_by(meta, "u2")
-    assert not reserved.is_owned_by({}, "u1")
-    assert not reserved.is_owned_by(None, "u1")
-    assert not reserved.is_owned_by({"k8s-uid": ""}, "")
+    assert reserved.is_owned_by(meta, "ns/a")
+    # A new UID (Retain then re-apply, backup restore) is the same owner...
+    restored = reserved.reserved_metadata(uid="u9", namespace="ns", name="a", spec_hash="h")
+    assert reserved.is_owned_by(restored, "ns/a")
+    # ...while another object is not, and neither is anything not stamped by the operator.
+    assert not reserved.is_owned_by(meta, "ns/b")
+    assert not reserved.is_owned_by(meta, "other/a")
+    assert not reserved.is_owned_by({"k8s-ref": "ns/a"}, "ns/a")
+    assert not reserved.is_owned_by({}, "ns/a")
+    assert not reserved.is_owned_by(None, "ns/a")
+    assert not reserved.is_owned_by({"k8s-ref": ""}, "")
     assert reserved.is_managed(meta) and not reserved.is_managed({"k8s-uid": "u1"})
     assert reserved.spec_hash_of(meta) == "h" and reserved.spec_hash_of(None) is None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from foundry_operator.api.spec import HostedAgentSpec
 from foundry_operator.kube.env import Ref, references
 from foundry_operator.kube.refwatch import RefIndex
 
-SPEC = {
+RAW = {
     "image": "r.io/a:1",
     "env": [
         {"name": "A", "value": "literal"},
@@ -14,6 +15,7 @@ SPEC = {
         {"name": "D", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "d"}}},
     ],
 }
+SPEC = HostedAgentSpec.model_validate(RAW)
 
 
 def test_references_lists_each_object_once_and_ignores_literals() -> None:

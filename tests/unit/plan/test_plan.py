@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from foundry_operator.api.reserved import reserved_metadata
 from foundry_operator.reconcile.observed import AgentInfo, VersionInfo
-from foundry_operator.reconcile.plan import Action, Plan, plan
+from foundry_operator.reconcile.plan import Action, Plan, decisive_latest, plan
 
-UID = "uid-1"
+OWNER = "ns/chat"
 
 
-def version(n: int, spec_hash: str, status: str = "active", uid: str = UID) -> VersionInfo:
-    meta = reserved_metadata(uid=uid, namespace="ns", name="chat", spec_hash=spec_hash)
+def version(n: int, spec_hash: str, status: str = "active", name: str = "chat") -> VersionInfo:
+    meta = reserved_metadata(uid=f"uid-{name}", namespace="ns", name=name, spec_hash=spec_hash)
     return VersionInfo(agent="chat", version=str(n), status=status, metadata=meta)
 
 
@@ -20,7 +20,7 @@ def routed(to: str) -> AgentInfo:
 
 def decide(versions: list[VersionInfo], agent: AgentInfo | None, limit: int = 3) -> Plan:
     return plan(
-        uid=UID, spec_hash="h2", versions=versions, agent=agent, revision_history_limit=limit
+        owner=OWNER, spec_hash="h2", versions=versions, agent=agent, revision_history_limit=limit
     )
 
 
@@ -50,16 +50,33 @@ def test_failed_version_for_current_spec_is_not_recreated() -> None:
 
 
 def test_versions_of_another_resource_mean_conflict() -> None:
-    result = decide([version(1, "hx", uid="someone-else")], routed("1"))
+    result = decide([version(1, "hx", name="someone-else")], routed("1"))
     assert result.action is Action.CONFLICT
-    assert result.owner == "ns/chat"
+    assert result.owner == "ns/someone-else"
 
 
-def test_versions_created_outside_the_operator_are_not_ours_and_not_a_conflict() -> None:
+def test_an_agent_made_outside_kubernetes_is_a_conflict_and_never_touched() -> None:
     manual = VersionInfo(agent="chat", version="1", status="active", metadata={"team": "x"})
     result = decide([manual], routed("1"))
-    assert result.action is Action.CREATE
-    assert result.serving is None  # version 1 is not ours to count as serving
+    assert result.action is Action.CONFLICT
+    assert result.owner is None and result.foreign_version == "1"
+    assert result.prune == () and result.target is None
+
+
+def test_a_foreign_version_next_to_ours_blocks_everything() -> None:
+    manual = VersionInfo(agent="chat", version="2", status="active", metadata={})
+    assert decide([version(1, "h2"), manual], routed("1")).action is Action.CONFLICT
+
+
+def test_the_latest_version_decides_alone_only_when_it_is_ours_and_current() -> None:
+    ours = version(3, "h2", status="creating")
+    assert decisive_latest(OWNER, "h2", AgentInfo("chat", latest=ours)) == ours
+    assert decisive_latest(OWNER, "h9", AgentInfo("chat", latest=ours)) is None
+    theirs = version(3, "h2", name="other")
+    assert decisive_latest(OWNER, "h2", AgentInfo("chat", latest=theirs)) is None
+    gone = version(3, "h2", status="deleting")
+    assert decisive_latest(OWNER, "h2", AgentInfo("chat", latest=gone)) is None
+    assert decisive_latest(OWNER, "h2", None) is None
 
 
 def test_retention_prunes_oldest_but_never_serving_or_current() -> None:

@@ -103,9 +103,9 @@ def test_provisioning_is_progressing_not_ready() -> None:
     assert status_of(result, "Progressing") == ("True", "VersionCreating")
     assert status_of(result, "Degraded")[0] == "False"
     routed = apply_phase(
-        [], Phase.PROVISIONING, generation=1, now=T0, reason=StateReason.ROUTING_TRAFFIC
+        [], Phase.PROVISIONING, generation=1, now=T0, reason=StateReason.VERSION_CREATING
     )
-    assert status_of(routed, "Progressing") == ("True", "RoutingTraffic")
+    assert status_of(routed, "Progressing") == ("True", "VersionCreating")
 
 
 def test_image_pull_failure_sets_degraded_with_remediation() -> None:

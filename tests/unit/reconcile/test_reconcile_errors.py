@@ -103,7 +103,24 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         Reason.FOUNDRY_UNAVAILABLE,
         Reason.CONFLICT,
         Reason.SECRET_NOT_FOUND,
+        Reason.CREDENTIAL_UNAVAILABLE,
     }
+
+
+def test_a_credential_that_could_not_get_a_token_is_transient_unlike_a_foundry_401() -> None:
+    assert reason_for_http_error(None, "CredentialUnavailable") is Reason.CREDENTIAL_UNAVAILABLE
+    assert Reason.CREDENTIAL_UNAVAILABLE.transient
+    assert not Reason.AUTHENTICATION_FAILED.transient
+    assert reason_for_http_error(401, None) is Reason.AUTHENTICATION_FAILED
+
+
+def test_one_line_of_a_multi_line_secret_is_redacted_wherever_it_is_echoed() -> None:
+    pem = (
+        "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nAbCdEfGh12345678\n-----END KEY-----"
+    )
+    text = "bad value near 'AbCdEfGh12345678' in env"
+    assert "AbCdEfGh12345678" not in redact(text, [pem])
+    assert "[REDACTED]" in redact(text, [pem])
 
 
 def test_terminal_reasons_need_a_person() -> None:

@@ -1,0 +1,317 @@
+"""The reconcile engine: a cache of watched objects, one queue, a pool of workers.
+
+kopf watches and holds the finalizer; its handlers call :meth:`Engine.observe` (every watch
+event) and :meth:`Engine.release` (deletion). Nothing else drives a reconcile: a worker
+takes a key from the queue, reconciles the latest body of that object, hands the outcome to
+the one status writer and the Event recorder, and puts the key back with the delay the
+outcome's kind of look asks for. A failing reconcile never raises out of a worker: it is
+logged and looked at again with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import metrics
+from ..api.status import Phase
+from ..controller import Outcome, Reconciler, Resource, parse_spec
+from ..kube.env import Ref, references
+from ..kube.refwatch import RefIndex
+from ..reconcile.errors import redact
+from ..reconcile.nextlook import Counters, Look, Timing, next_look
+from ..reconcile.report import Event, status_patch
+from .queue import WorkQueue
+from .writer import EventRecorder, ObjectRef, StatusWriter
+
+log = logging.getLogger("foundry_operator.engine")
+
+Key = tuple[str, str]  # (namespace, name)
+Body = Mapping[str, Any]
+# Reads one object fresh from the API server (None when it is gone).
+Reader = Callable[[Key], Awaitable[Body | None]]
+
+
+def key_of(body: Body) -> Key:
+    meta = body.get("metadata") or {}
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def needs_reconcile(old: Body | None, new: Body, finalizer: str) -> bool:
+    """Whether a watch event says something a reconcile must act on. Our own status writes
+    (and anyone's label edits) come back as events too; looking at Foundry for each of those
+    would double the reads for nothing."""
+    if old is None:
+        return True
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    if old_meta.get("uid") != new_meta.get("uid"):
+        return True
+    if old_meta.get("generation") != new_meta.get("generation"):
+        return True
+    if bool(old_meta.get("deletionTimestamp")) != bool(new_meta.get("deletionTimestamp")):
+        return True
+    if (finalizer in (old_meta.get("finalizers") or [])) != (
+        finalizer in (new_meta.get("finalizers") or [])
+    ):
+        return True
+    return (old_meta.get("annotations") or {}) != (new_meta.get("annotations") or {})
+
+
+def resource_of(body: Body) -> Resource:
+    meta = body.get("metadata") or {}
+    return Resource(
+        uid=str(meta.get("uid", "")),
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        generation=meta.get("generation"),
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+        annotations=dict(meta.get("annotations") or {}),
+    )
+
+
+@dataclass
+class _Entry:
+    body: Body
+    counters: Counters = field(default_factory=Counters)
+    phase: Phase | None = None
+    agent: str | None = None
+    looked: bool = False  # reconciled at least once by this process
+
+
+class Engine:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        writer: StatusWriter,
+        recorder: EventRecorder,
+        refs: RefIndex,
+        read: Reader,
+        *,
+        finalizer: str,
+        workers: int,
+        timing: Timing,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self._reconciler = reconciler
+        self._writer = writer
+        self._recorder = recorder
+        self._refs = refs
+        self._read = read
+        self._finalizer = finalizer
+        self._workers = workers
+        self._timing = timing
+        self._rand = rand
+        self._entries: dict[Key, _Entry] = {}
+        self._released: dict[Key, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def observe(self, event_type: str | None, body: Body) -> None:
+        """Every watch event of a HostedAgent."""
+        key = key_of(body)
+        meta = body.get("metadata") or {}
+        self._writer.observed(str(meta.get("uid", "")), str(meta.get("resourceVersion", "")))
+        if event_type == "DELETED":
+            self._forget(key, str(meta.get("uid", "")))
+            return
+        entry = self._entries.get(key)
+        if entry is None or entry.body.get("metadata", {}).get("uid") != meta.get("uid"):
+            self._entries[key] = _Entry(body)
+            self.queue.add(key)
+            return
+        old, entry.body = entry.body, body
+        if needs_reconcile(old, body, self._finalizer):
+            self.queue.add(key)
+
+    def enqueue(self, namespace: str, name: str) -> None:
+        """Reconcile now (a Secret it reads changed). Thread-safe: the ref watch calls it
+        from its own thread."""
+        key = (namespace, name)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._enqueue_now, key)
+
+    def _enqueue_now(self, key: Key) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            # A watched change is news, not a retry: it does not wait out the backoff.
+            entry.counters = Counters()
+            self.queue.add(key)
+
+    async def release(self, body: Body) -> None:
+        """Wait until the object's deletion is done (kopf then drops the finalizer)."""
+        key = key_of(body)
+        done = self._released.setdefault(key, asyncio.Event())
+        if key not in self._entries:
+            self._entries[key] = _Entry(body)
+        self.queue.add(key)
+        await done.wait()
+        self._released.pop(key, None)
+
+    def _forget(self, key: Key, uid: str) -> None:
+        entry = self._entries.pop(key, None)
+        self.queue.forget(key)
+        self._writer.forget(uid)
+        self._recorder.forget(uid)
+        self._refs.remove(*key)
+        if entry is not None and entry.agent:
+            self._wake_agent_users(entry.agent)
+            self._reconciler.release_agent(entry.agent)
+        self._count_phases()
+
+    def _wake_agent_users(self, agent: str) -> None:
+        """The owner of a Foundry agent went away: whoever else names the agent (and was
+        refused as a conflict) looks again now instead of at its next resync."""
+        for key, entry in self._entries.items():
+            if entry.agent == agent and entry.phase is Phase.FAILED:
+                self.queue.add(key)
+
+    # --- running ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._tasks.append(asyncio.create_task(self.queue.run_timer(), name="engine-timer"))
+        for n in range(self._workers):
+            self._tasks.append(asyncio.create_task(self._work(), name=f"engine-worker-{n}"))
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self._process(key)
+            except Exception:  # one object's trouble must never stop a worker
+                log.exception(
+                    "reconcile failed unexpectedly; looking again with backoff",
+                    extra={"k8s": {"namespace": key[0], "name": key[1]}},
+                )
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._schedule(key, entry, Look.RETRY, None)
+            finally:
+                self.queue.done(key)
+
+    async def _process(self, key: Key) -> None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        meta = entry.body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            await self._process_deletion(key, entry)
+            return
+        if self._finalizer not in (meta.get("finalizers") or []):
+            return  # kopf adds it first; its event brings us back before any Foundry work
+        resource = resource_of(entry.body)
+        self._refs.set(key[0], key[1], _refs_of(resource))
+        outcome = await self._reconciler.reconcile(resource)
+        metrics.RECONCILES.labels(outcome.result).inc()
+        before = entry.phase
+        await self._report(resource, entry, outcome)
+        delay = self._schedule(key, entry, outcome.look, outcome.retry_after)
+        if not entry.looked or entry.phase is not before:
+            # One line per object when this process first looks at it and whenever its phase
+            # moves; every other look is silent (a fleet at rest logs nothing).
+            log.info(
+                "reconciled %s/%s: %s, next look in %.0fs",
+                key[0],
+                key[1],
+                outcome.result,
+                delay or 0.0,
+                extra={
+                    "k8s": {"namespace": key[0], "name": key[1]},
+                    "agent": outcome.agent,
+                    "phase": str(entry.phase) if entry.phase else None,
+                },
+            )
+        entry.looked = True
+
+    async def _process_deletion(self, key: Key, entry: _Entry) -> None:
+        # kopf holds this object's watch events while its deletion handler waits, so read
+        # it fresh: the deletionPolicy may have been changed to let go.
+        fresh = await self._read(key)
+        if fresh is None:
+            self._finish_release(key)
+            return
+        entry.body = fresh
+        meta = fresh.get("metadata") or {}
+        if self._finalizer not in (meta.get("finalizers") or []):
+            self._finish_release(key)
+            return
+        resource = resource_of(fresh)
+        outcome = await self._reconciler.delete(resource)
+        metrics.RECONCILES.labels(outcome.result).inc()
+        await self._report(resource, entry, outcome)
+        if outcome.look is Look.DONE:
+            self._finish_release(key)
+        else:
+            entry.phase = Phase.DELETING
+            self._schedule(key, entry, outcome.look, outcome.retry_after)
+
+    def _finish_release(self, key: Key) -> None:
+        self._released.setdefault(key, asyncio.Event()).set()
+
+    async def _report(self, resource: Resource, entry: _Entry, outcome: Outcome) -> None:
+        ref = ObjectRef(resource.namespace, resource.name, resource.uid)
+        if outcome.agent:
+            entry.agent = outcome.agent
+        if outcome.status is not None:
+            status = _redacted(status_patch(outcome.status), outcome.secrets)
+            await self._writer.write(ref, resource.status or {}, status)
+            entry.phase = outcome.status.phase
+            self._count_phases()
+        for event in outcome.events:
+            await self._recorder.post(
+                ref,
+                Event(event.type, event.reason, redact(event.message, outcome.secrets)),
+            )
+
+    def _schedule(
+        self, key: Key, entry: _Entry, look: Look, retry_after: float | None
+    ) -> float | None:
+        delay, entry.counters = next_look(
+            look, entry.counters, self._timing, retry_after=retry_after, rand=self._rand
+        )
+        if delay is not None:
+            self.queue.add_after(key, delay)
+        return delay
+
+    def _count_phases(self) -> None:
+        counts = Counter(e.phase for e in self._entries.values() if e.phase is not None)
+        for each in Phase:
+            metrics.RESOURCES.labels(each.value).set(counts.get(each, 0))
+
+
+def _refs_of(resource: Resource) -> frozenset[Ref]:
+    parsed = parse_spec(resource)
+    return frozenset() if not isinstance(parsed, tuple) else references(parsed[0])
+
+
+def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Every string in a status document, redacted: Foundry's own messages may echo an
+    environment value back."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    return value

@@ -1,0 +1,101 @@
+"""The operator's long-lived parts, typed, built once at startup and closed at cleanup.
+
+kopf hands this object to every handler as ``memo``. It copies it shallowly for each watched
+object, after the startup handler has filled it in, so every copy shares these parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azure.identity.aio import DefaultAzureCredential
+from kubernetes.client import ApiClient, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from .api.resource import GROUP, PLURAL, VERSION
+from .controller import Reconciler
+from .engine.runtime import Engine, Key
+from .engine.writer import EventRecorder, StatusWriter
+from .foundry.client import FoundryClient
+from .kube.client import api_client
+from .kube.env import EnvResolver
+from .kube.refwatch import RefIndex, RefWatcher
+from .reconcile.nextlook import Timing
+from .settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kube: ApiClient | None = None
+    credential: DefaultAzureCredential | None = None
+    foundry: FoundryClient | None = None
+    watcher: RefWatcher | None = None
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the operator has not started")
+        return self._engine
+
+    async def start(self, finalizer: str) -> None:
+        settings = self.settings
+        kube = api_client()
+        credential = DefaultAzureCredential()
+        foundry = FoundryClient(
+            settings.project_endpoint or "",
+            credential,
+            max_concurrency=settings.max_concurrency,
+            connect_timeout=settings.foundry_connect_timeout,
+            read_timeout=settings.foundry_read_timeout,
+        )
+        refs = RefIndex()
+        custom = CustomObjectsApi(kube)
+
+        async def read(key: Key) -> Mapping[str, Any] | None:
+            try:
+                body = await asyncio.to_thread(
+                    custom.get_namespaced_custom_object, GROUP, VERSION, key[0], PLURAL, key[1]
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return body if isinstance(body, dict) else None
+
+        engine = Engine(
+            Reconciler(foundry, EnvResolver(kube)),
+            StatusWriter(kube),
+            EventRecorder(kube),
+            refs,
+            read,
+            finalizer=finalizer,
+            workers=settings.worker_count,
+            timing=Timing(
+                poll_initial=settings.poll_initial_seconds,
+                poll_max=settings.poll_max_seconds,
+                backoff_max=settings.backoff_max_seconds,
+                resync=settings.resync_seconds,
+            ),
+        )
+        await engine.start()
+        watcher = RefWatcher(kube, refs, settings.namespaces, engine.enqueue)
+        watcher.start()
+        self.kube, self.credential, self.foundry = kube, credential, foundry
+        self.watcher, self._engine = watcher, engine
+
+    async def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._engine is not None:
+            await self._engine.stop()
+        if self.foundry is not None:
+            await self.foundry.close()
+        if self.credential is not None:
+            await self.credential.close()
+        if self.kube is not None:
+            self.kube.close()  # type: ignore[no-untyped-call]
