@@ -333,7 +333,33 @@ class Reconciler:
                 return self._finish(resource, previous, report, Look.POLL, "progressing")
             if decision.action is Action.FAILED:
                 assert target is not None
+                if not complete and decision.serving == target.version:
+                    # The version that serves has failed: the full list says whether an
+                    # older active one can take the traffic back.
+                    versions = await self.foundry.list_versions(agent)
+                    complete = True
+                    continue
                 _observe_provisioning(previous, target)
+                if decision.fallback is not None:
+                    await self.foundry.route(
+                        agent, decision.fallback, [p.protocol.value for p in spec.protocols]
+                    )
+                    log.warning(
+                        "version %s failed; routed all traffic back to version %s",
+                        target.version,
+                        decision.fallback,
+                        extra=extra,
+                    )
+                    fell_back = Event(
+                        "Warning",
+                        "TrafficFallback",
+                        f"Version {target.version} failed; the endpoint routes 100% to "
+                        f"version {decision.fallback}, the newest active version of this "
+                        "HostedAgent",
+                    )
+                    report = replace(
+                        report, serving=decision.fallback, events=(*report.events, fell_back)
+                    )
                 failure = describe_version_error(target.error_code, target.error_message)
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")

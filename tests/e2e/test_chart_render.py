@@ -72,7 +72,13 @@ def test_helm_lint_strict_passes(helm: Helm, values: tuple[Path, ...]) -> None:
 def test_every_object_is_labelled_and_namespaced_where_it_belongs(
     helm: Helm, values: tuple[Path, ...]
 ) -> None:
-    cluster_kinds = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+    cluster_kinds = {
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for doc in render(helm, values):
         labels = doc["metadata"].get("labels", {})
         assert labels.get("app.kubernetes.io/managed-by") == "Helm", doc["metadata"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-FaultKindName = Literal["latency", "status", "drop"]
+FaultKindName = Literal["latency", "status", "drop", "apply_then_status"]
 FailureModeName = Literal["failed_version", "http_error"]
 VersionStatusName = Literal["creating", "active", "failed"]
 

@@ -156,6 +156,9 @@ class FaultKind(enum.StrEnum):
     LATENCY = "latency"
     STATUS = "status"
     DROP = "drop"
+    # The request is carried out, then answered with the error status: what a client sees
+    # when the service applied a create but the answer was lost to a 5xx on the way back.
+    APPLY_THEN_STATUS = "apply_then_status"
 
 
 class FaultRule(_Section):

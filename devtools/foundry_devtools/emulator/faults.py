@@ -24,6 +24,8 @@ class FaultDecision:
     code: str = ""
     message: str = ""
     rule_id: str | None = None
+    # True: run the handler first (the change is applied), then answer with ``status``.
+    after: bool = False
 
 
 @dataclass
@@ -84,6 +86,7 @@ class FaultInjector:
                 message=rule.message
                 or f"Injected fault: HTTP {rule.status} for operation '{operation}'.",
                 rule_id=rule.id,
+                after=rule.kind is FaultKind.APPLY_THEN_STATUS,
             )
         return FaultDecision(delay_seconds=delay)
 

@@ -161,7 +161,7 @@ class Emulator:
             self.stats.record(operation, "dropped")
             return drop_connection(request)
         try:
-            if decision.status is not None:
+            if decision.status is not None and not decision.after:
                 raise _fault_error(decision)
             if operation != "unknown":
                 self._authenticate(request)
@@ -171,6 +171,8 @@ class Emulator:
                     raise not_found(f"Project '{project}' was not found.", param="project")
             # For an unknown route this raises aiohttp's 404 or 405, enveloped below.
             response = await handler(request)
+            if decision.status is not None and decision.after:
+                raise _fault_error(decision)
         except ApiError as error:
             response = error_response(error)
         except web.HTTPException as exc:

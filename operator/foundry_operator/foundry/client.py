@@ -9,6 +9,7 @@ taxonomy in ``reconcile.errors`` classifies. Nothing above this module imports t
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ from ..reconcile.backoff import parse_retry_after
 from ..reconcile.observed import AgentInfo, VersionInfo
 
 T = TypeVar("T")
+
+# Quick retries of a call that is safe to repeat, before the engine's backoff takes over.
+QUICK_RETRIES = 2
+# A Retry-After longer than this is left to the engine's backoff (no slot held, no task
+# parked for minutes inside one reconcile).
+QUICK_RETRY_MAX_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,33 @@ class FoundryClient:
     async def close(self) -> None:
         await self._client.close()
 
-    async def _call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, operation: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool = True
+    ) -> T:
+        """One Foundry call under the concurrency cap. A call that is safe to repeat (every
+        one but a create) is tried again, up to :data:`QUICK_RETRIES` times, after a 429,
+        a 5xx or a dropped connection, waiting Retry-After (or a short jittered pause)
+        *without* holding a slot; what still fails goes back to the engine's backoff. A
+        create is never repeated here: Foundry may have applied it, and only a fresh look
+        can tell."""
+        attempt = 0
+        while True:
+            try:
+                return await self._once(operation, fn)
+            except FoundryError as err:
+                retryable = err.status is None or err.status == 429 or err.status >= 500
+                pause = err.retry_after if err.retry_after is not None else 0.25 * 2**attempt
+                if (
+                    not idempotent
+                    or not retryable
+                    or attempt >= QUICK_RETRIES
+                    or pause > QUICK_RETRY_MAX_SECONDS  # honoured by the engine's backoff
+                ):
+                    raise
+                await asyncio.sleep(pause * (1 + random.random() / 4))
+                attempt += 1
+
+    async def _once(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         async with self._limit:
             started = time.monotonic()
             status = "error"
@@ -196,7 +229,7 @@ class FoundryClient:
             )
             return _version_info(agent, raw)
 
-        return await self._call("create_version", create)
+        return await self._call("create_version", create, idempotent=False)
 
     async def delete_version(self, agent: str, version: str) -> bool:
         """Delete one version; False when it was already gone (which counts as deleted)."""

@@ -44,6 +44,9 @@ class Plan:
     # way were made outside Kubernetes.
     owner: str | None = None
     foreign_version: str | None = None
+    # For FAILED: the newest active version of ours to send traffic to instead, when the
+    # endpoint routes to a version that is not (or no longer) active.
+    fallback: str | None = None
     ours: tuple[VersionInfo, ...] = field(default=())
 
 
@@ -113,7 +116,18 @@ def plan(
         serving=serving_ours,
         prune=prune if action is Action.READY else (),
         ours=tuple(ours),
+        fallback=_fallback(ours, serving_ours) if action is Action.FAILED else None,
     )
+
+
+def _fallback(ours: Sequence[VersionInfo], serving: str | None) -> str | None:
+    """Where traffic should go when the current spec's version failed: nowhere new while
+    the endpoint serves an active version of ours; otherwise the newest active one we own."""
+    by_version = {v.version: v for v in ours}
+    if serving is not None and by_version[serving].status == ACTIVE:
+        return None
+    active = [v for v in ours if v.status == ACTIVE]
+    return active[-1].version if active else None
 
 
 def decisive_latest(owner: str, spec_hash: str, agent: AgentInfo | None) -> VersionInfo | None:

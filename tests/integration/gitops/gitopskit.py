@@ -10,8 +10,9 @@ from typing import Any
 from foundry_devtools.emulator.process import EmulatorProcess
 from support import TEST_RESYNC_SECONDS, wait_for
 
-# Annotation prefixes the operator writes under: kopf's bookkeeping (foundry.agents.dev/) and
-# the Secret/ConfigMap watch's wake-up mark (refs.foundry.agents.dev/observed-version).
+# Annotation prefixes the operator would own. It writes none today (kopf keeps no state on
+# the object, and a changed Secret wakes its users without a write); the prefixes stay so
+# that the tests notice if an annotation ever creeps back in.
 OPERATOR_ANNOTATION_PREFIXES = ("foundry.agents.dev/", "refs.foundry.agents.dev/")
 
 
@@ -101,23 +102,23 @@ def settled_count(kubectl: Any) -> int:
 def wait_for_resync_rounds(kubectl: Any, emulator: EmulatorProcess, rounds: int = 2) -> None:
     """Wait until every settled HostedAgent has been resynced ``rounds`` times.
 
-    Each settled object makes one list_versions call per resync period, so the count grows
+    Each settled object makes one get_agent call per resync period, so the count grows
     by ``rounds x (settled HostedAgents in the cluster)``. Objects of other tests that are still
     moving add calls too, so the count alone could be reached early; the resync contract
     (one look every 0.9-1.1 periods) gives the second bound: after ``rounds x 1.1`` periods
     every running resync daemon has looked ``rounds`` times.
     """
     admin = emulator.admin()
-    start = admin.stats().count("list_versions")
+    start = admin.stats().count("get_agent")
     started = time.monotonic()
     needed = rounds * settled_count(kubectl)
     least = rounds * 1.1 * TEST_RESYNC_SECONDS
     wait_for(
         lambda: (
-            admin.stats().count("list_versions") - start >= needed
+            admin.stats().count("get_agent") - start >= needed
             and time.monotonic() - started >= least
         ),
         timeout=(rounds + 3) * TEST_RESYNC_SECONDS * 1.2,
         interval=0.5,
-        what=f"{rounds} resync rounds ({needed} list_versions calls, {least:.1f}s)",
+        what=f"{rounds} resync rounds ({needed} get_agent calls, {least:.1f}s)",
     )

@@ -93,7 +93,7 @@ def test_operator_never_writes_spec_or_user_metadata_across_a_full_lifecycle(
     wait_ready(kubectl, namespace, name)
     assert user_owned(get_full(kubectl, namespace, name)) == user_owned(applied)
 
-    # 2. a rotated Secret: the operator marks the object (its own annotation) and rolls out
+    # 2. a rotated Secret: the operator rolls out without writing anything to the object
     first = get(kubectl, namespace, name)["status"]["latestVersion"]
     secret(kubectl, namespace, "creds", "second")
     wait_for(
@@ -105,7 +105,7 @@ def test_operator_never_writes_spec_or_user_metadata_across_a_full_lifecycle(
         what="a new version for the rotated Secret, Ready",
     )
     obj = get_full(kubectl, namespace, name)
-    assert "refs.foundry.agents.dev/observed-version" in obj["metadata"]["annotations"]
+    assert not [k for k in obj["metadata"].get("annotations", {}) if k.startswith("refs.")]
     assert user_owned(obj) == user_owned(applied)
 
     # 3. a broken image from Git: Degraded, and still nothing of the user's touched
@@ -119,7 +119,7 @@ def test_operator_never_writes_spec_or_user_metadata_across_a_full_lifecycle(
     obj = get_full(kubectl, namespace, name)
     assert user_owned(obj) == user_owned(applied)
 
-    # Who owns what: the operator only status, the finalizer and its own annotations; the
+    # Who owns what: the operator only status and the finalizer; the
     # GitOps tool still owns every field it applied.
     assert operator_owned_fields(obj)
     assert foreign_writes(obj) == {}
@@ -193,15 +193,16 @@ def test_client_side_apply_of_the_same_manifest_twice_is_unchanged(
 def test_kubectl_diff_shows_no_diff_for_a_ready_object(
     kubectl: Any, namespace: str, tmp_path: Path
 ) -> None:
-    """The operator's finalizer, annotations and status are not differences from Git."""
+    """The operator's finalizer and status are not differences from Git, and it adds no
+    annotation at all."""
     name = unique("nodiff")
     doc = agent_manifest(name, f"{IMAGE}:1")
     manifest = tmp_path / "agent.yaml"
     manifest.write_text(yaml.safe_dump(doc))
     ssa(kubectl, namespace, doc)
     wait_ready(kubectl, namespace, name)
-    annotations = get(kubectl, namespace, name)["metadata"]["annotations"]
-    assert any(k.startswith(OPERATOR_ANNOTATION_PREFIXES) for k in annotations)
+    annotations = get(kubectl, namespace, name)["metadata"].get("annotations", {})
+    assert not any(k.startswith(OPERATOR_ANNOTATION_PREFIXES) for k in annotations)
 
     for extra in ([f"--field-manager={ARGO}"], ["--field-manager=someone-else"]):
         diff = kubectl(

@@ -289,3 +289,48 @@ def test_refused_spec_is_not_retried_blindly_until_a_retry_is_asked_for(
         manifest(name, image, annotations={"retry.foundry.agents.dev/token": "1"}),
     )
     wait_for(lambda: admin.stats().count("create_version") >= 1, what="a new create on retry")
+
+
+def test_a_create_foundry_applied_but_answered_with_a_5xx_yields_one_version(
+    kubectl: Any, namespace: str, emulator: EmulatorProcess, foundry: AIProjectClient
+) -> None:
+    # The SDK would re-send the POST on a 500 and make a second version; the operator sends
+    # it once, and its next look finds the version the first POST made.
+    name = unique("applied")
+    admin = emulator.admin()
+    fault = admin.add_fault("apply_then_status", operations=["create_version"], status=500, count=1)
+    try:
+        apply(kubectl, namespace, manifest(name, f"{IMAGE}:1"))
+        wait_ready(kubectl, namespace, name, timeout=90)
+    finally:
+        if any(f["id"] == fault for f in admin.faults()):
+            admin.remove_fault(fault)
+    assert len(versions(foundry, name)) == 1
+
+
+def test_a_serving_version_that_fails_later_falls_back_to_the_previous_active_one(
+    kubectl: Any, namespace: str, emulator: EmulatorProcess, foundry: AIProjectClient
+) -> None:
+    name = unique("fallback")
+    apply(kubectl, namespace, manifest(name, f"{IMAGE}:1"))
+    wait_ready(kubectl, namespace, name)
+    apply(kubectl, namespace, manifest(name, f"{IMAGE}:2"))
+    wait_for(
+        lambda: (
+            routing(foundry, name) == {"2": 100}
+            and get(kubectl, namespace, name)["status"].get("phase") == "Ready"
+        ),
+        what="version 2 serving",
+    )
+    emulator.admin().set_version_status(
+        name, "2", "failed", error={"code": "container_crashed", "message": "exited 1"}
+    )
+    wait_for(
+        lambda: routing(foundry, name) == {"1": 100},
+        timeout=3 * TEST_RESYNC_SECONDS,
+        what="traffic back on version 1 at the next look",
+    )
+    status = get(kubectl, namespace, name)["status"]
+    assert status["servingVersion"] == "1" and status["phase"] == "Failed"
+    assert condition(kubectl, namespace, name, "Degraded")["status"] == "True"
+    assert any(e.get("reason") == "TrafficFallback" for e in events(kubectl, namespace, name))

@@ -37,6 +37,14 @@ def test_a_counted_fault_fires_exactly_that_many_times_then_retires() -> None:
     assert injector.list() == []
 
 
+def test_an_apply_then_fail_fault_lets_the_request_through_before_failing_it() -> None:
+    injector = FaultInjector([FaultRule(kind=FaultKind.APPLY_THEN_STATUS, status=500)])
+    decision = injector.decide("create_version")
+    assert decision.status == 500 and decision.after
+    plain = FaultInjector([FaultRule(kind=FaultKind.STATUS, status=500)]).decide("get_agent")
+    assert plain.status == 500 and not plain.after
+
+
 def test_faults_can_target_operations() -> None:
     injector = FaultInjector([FaultRule(kind=FaultKind.DROP, operations=["create_version"])])
     assert not injector.decide("get_agent").drop

@@ -88,3 +88,18 @@ def test_retention_prunes_oldest_but_never_serving_or_current() -> None:
 
 def test_deleted_versions_are_ignored() -> None:
     assert decide([version(1, "h2", status="deleted")], None).action is Action.CREATE
+
+
+def test_a_serving_version_that_fails_later_hands_traffic_to_the_newest_active_one() -> None:
+    versions = [version(1, "h0"), version(2, "h1"), version(3, "h2", status="failed")]
+    result = decide(versions, routed("3"))
+    assert result.action is Action.FAILED and result.fallback == "2"
+
+
+def test_a_failed_new_version_moves_no_traffic_while_an_active_one_serves() -> None:
+    versions = [version(1, "h1"), version(2, "h2", status="failed")]
+    assert decide(versions, routed("1")).fallback is None
+
+
+def test_no_fallback_when_nothing_of_ours_is_active() -> None:
+    assert decide([version(1, "h2", status="failed")], routed("1")).fallback is None
