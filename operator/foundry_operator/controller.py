@@ -158,7 +158,7 @@ class Reconciler:
         )
         async with self._agent_locks[agent]:
             try:
-                outcome = await self._converge(resource, previous, spec, agent, desired)
+                outcome = await self._converge(resource, previous, spec, agent, desired, secrets)
             except FoundryError as err:
                 outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
         return replace(outcome, agent=agent, secrets=secrets, events=warnings + outcome.events)
@@ -255,6 +255,7 @@ class Reconciler:
         spec: HostedAgentSpec,
         agent: str,
         desired: DesiredVersion,
+        secrets: tuple[str, ...],
     ) -> Outcome:
         owner = resource.owner
         versions, agent_info = await self._observe(owner, desired.spec_hash, agent)
@@ -360,7 +361,9 @@ class Reconciler:
                     report = replace(
                         report, serving=decision.fallback, events=(*report.events, fell_back)
                     )
-                failure = describe_version_error(target.error_code, target.error_message)
+                failure = describe_version_error(
+                    target.error_code, target.error_message, secret_values=secrets
+                )
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
             # READY: retention last, so the serving version is settled before anything goes.

@@ -38,6 +38,13 @@ Body = Mapping[str, Any]
 Reader = Callable[[Key], Awaitable[Body | None]]
 
 
+def slim(body: Body) -> dict[str, Any]:
+    """What the engine keeps of a watched object: managedFields (often the largest part of
+    a body) are never read, so a fleet of thousands is not held twice over."""
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    return {**body, "metadata": meta}
+
+
 def key_of(body: Body) -> Key:
     meta = body.get("metadata") or {}
     return (str(meta.get("namespace", "")), str(meta.get("name", "")))
@@ -116,8 +123,9 @@ class Engine:
 
     # --- inputs -----------------------------------------------------------------------
 
-    def observe(self, event_type: str | None, body: Body) -> None:
+    def observe(self, event_type: str | None, watched: Body) -> None:
         """Every watch event of a HostedAgent."""
+        body = slim(watched)
         key = key_of(body)
         meta = body.get("metadata") or {}
         self._writer.observed(str(meta.get("uid", "")), str(meta.get("resourceVersion", "")))
@@ -152,7 +160,7 @@ class Engine:
         key = key_of(body)
         done = self._released.setdefault(key, asyncio.Event())
         if key not in self._entries:
-            self._entries[key] = _Entry(body)
+            self._entries[key] = _Entry(slim(body))
         self.queue.add(key)
         await done.wait()
         self._released.pop(key, None)
@@ -249,7 +257,7 @@ class Engine:
         if fresh is None:
             self._finish_release(key)
             return
-        entry.body = fresh
+        entry.body = fresh = slim(fresh)
         meta = fresh.get("metadata") or {}
         if self._finalizer not in (meta.get("finalizers") or []):
             self._finish_release(key)

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from ..api.resource import GROUP, PLURAL, VERSION
+from ..kube import raw
 from ..reconcile.report import Event
 
 log = logging.getLogger("foundry_operator.writer")
@@ -75,7 +76,7 @@ class _Written:
 
 class StatusWriter:
     def __init__(self, api: ApiClient) -> None:
-        self._custom = CustomObjectsApi(api)
+        self._api = api
         self._written: dict[str, _Written] = {}
 
     def observed(self, uid: str, resource_version: str) -> None:
@@ -99,22 +100,22 @@ class StatusWriter:
         patch = merge_patch(self.known(ref.uid, watched), new)
         if not patch:
             return False
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{PLURAL}/{ref.name}/status"
         try:
             result = await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                ref.namespace,
-                PLURAL,
-                ref.name,
+                raw.request,
+                self._api,
+                "PATCH",
+                path,
                 {"status": patch},
-                field_manager=FIELD_MANAGER,
+                content_type="application/merge-patch+json",
+                query=[("fieldManager", FIELD_MANAGER)],
             )
         except ApiException as exc:
             if exc.status == 404:
                 return False  # the object is gone: nothing left to report on
             raise
-        meta = result.get("metadata", {}) if isinstance(result, dict) else {}
+        meta = result.get("metadata", {})
         rv = str(meta.get("resourceVersion", ""))
         self._written[ref.uid] = _Written(rv, {k: v for k, v in new.items() if v is not None})
         return True
@@ -131,7 +132,7 @@ class EventRecorder:
     """core/v1 Events from the component ``foundry-agent-operator``."""
 
     def __init__(self, api: ApiClient, clock: Callable[[], float] = time.monotonic) -> None:
-        self._core = CoreV1Api(api)
+        self._api = api
         self._clock = clock
         self._series: dict[tuple[str, str, str, str], _Series] = {}
 
@@ -159,10 +160,12 @@ class EventRecorder:
             series.count += 1
             series.last = now
             try:
-                self._core.patch_namespaced_event(
-                    series.name,
-                    ref.namespace,
+                raw.request(
+                    self._api,
+                    "PATCH",
+                    f"/api/v1/namespaces/{ref.namespace}/events/{series.name}",
                     {"count": series.count, "lastTimestamp": stamp.isoformat()},
+                    content_type="application/merge-patch+json",
                 )
                 return
             except ApiException as exc:
@@ -187,5 +190,5 @@ class EventRecorder:
             "lastTimestamp": stamp.isoformat(),
             "count": 1,
         }
-        created = self._core.create_namespaced_event(ref.namespace, body)  # type: ignore[arg-type]
-        self._series[key] = _Series(str(created.metadata.name), 1, now)
+        created = raw.request(self._api, "POST", f"/api/v1/namespaces/{ref.namespace}/events", body)
+        self._series[key] = _Series(str(created["metadata"]["name"]), 1, now)

@@ -334,3 +334,23 @@ def test_a_serving_version_that_fails_later_falls_back_to_the_previous_active_on
     assert status["servingVersion"] == "1" and status["phase"] == "Failed"
     assert condition(kubectl, namespace, name, "Degraded")["status"] == "True"
     assert any(e.get("reason") == "TrafficFallback" for e in events(kubectl, namespace, name))
+
+
+def test_a_disabled_agent_is_never_reported_ready(
+    kubectl: Any, namespace: str, foundry: AIProjectClient
+) -> None:
+    name = unique("disabled")
+    apply(kubectl, namespace, manifest(name, f"{IMAGE}:1"))
+    wait_ready(kubectl, namespace, name)
+    foundry.agents.disable(name)  # someone switched it off in Foundry
+    try:
+        wait_for(
+            lambda: condition(kubectl, namespace, name, "Ready").get("reason") == "AgentDisabled",
+            timeout=3 * TEST_RESYNC_SECONDS,
+            what="Ready=False AgentDisabled at the next look",
+        )
+        assert condition(kubectl, namespace, name, "Ready")["status"] == "False"
+        assert condition(kubectl, namespace, name, "Degraded")["status"] == "True"
+    finally:
+        foundry.agents.enable(name)
+    wait_ready(kubectl, namespace, name, timeout=3 * TEST_RESYNC_SECONDS)
