@@ -354,23 +354,33 @@ def test_deleting_the_secret_of_a_serving_agent_keeps_reporting_the_serving_vers
 def test_secret_created_after_backoff_has_grown_is_used_within_seconds(
     kubectl: Any, namespace: str, foundry: AIProjectClient
 ) -> None:
-    name = unique("late")
-    apply(kubectl, namespace, _agent_with_secret(name, "later"))
+    # Three users of one Secret, each with its own jittered backoff: a look that merely
+    # happened to fall due in time is luck for one of them, not for all three.
+    names = [unique(f"late{i}") for i in range(3)]
+    for name in names:
+        apply(kubectl, namespace, _agent_with_secret(name, "later"))
     wait_for(
-        lambda: reason_is(kubectl, namespace, name, "SecretNotFound"),
+        lambda: all(reason_is(kubectl, namespace, n, "SecretNotFound") for n in names),
         what="SecretNotFound",
     )
-    # Thirty seconds of failed looks (five or six): the next one is then up to a minute away,
-    # and the agent waits without ever being called Failed.
+    # Thirty seconds of failed looks (five or six each): the next ones are then up to a
+    # minute away, and the agents wait without ever being called Failed.
     waited_until = time.monotonic() + 30
     while time.monotonic() < waited_until:
-        assert reason_is(kubectl, namespace, name, "SecretNotFound")
+        assert all(reason_is(kubectl, namespace, n, "SecretNotFound") for n in names)
         time.sleep(1)
     apply(kubectl, namespace, secret("later", **{"api-key": "k-1"}))
     deadline = 15
     assert deadline < BACKOFF_MAX_SECONDS / 10
-    wait_ready(kubectl, namespace, name, timeout=deadline)
-    assert len(versions(foundry, name)) == 1
+    wait_for(
+        lambda: all(
+            condition(kubectl, namespace, n, "Ready").get("status") == "True" for n in names
+        ),
+        timeout=deadline,
+        interval=0.5,
+        what="every user of the new Secret Ready",
+    )
+    assert [len(versions(foundry, n)) for n in names] == [1, 1, 1]
 
 
 # --- 12. a binary Secret value ------------------------------------------------------------
