@@ -337,7 +337,10 @@ def test_deleting_the_secret_of_a_serving_agent_keeps_reporting_the_serving_vers
     )
     status = get(kubectl, namespace, name)["status"]
     assert status["servingVersion"] == v1["version"]
-    assert status["phase"] != "Failed"
+    # Provisioning (a stuck rollout), not Pending or Failed (nothing serving).
+    assert status["phase"] == "Provisioning"
+    ready = condition(kubectl, namespace, name, "Ready")
+    assert f"version {v1['version']} keeps serving" in ready["message"]
     assert condition(kubectl, namespace, name, "Progressing")["reason"] == "SecretNotFound"
     assert routing(foundry, name) == served
 
@@ -426,10 +429,14 @@ def test_token_outage_keeps_ready_agents_ready_and_new_ones_converge_after_it(
         dedicated_operator.wait_until_logged("Initial authentication has finished")
         newcomer = unique("during")
         apply(kubectl, namespace, manifest(newcomer, f"{IMAGE}:1"))
-        outage_ends = time.monotonic() + 15
+        # At least 15 s, and until the newcomer has said why it waits: each failed token
+        # request takes azure-identity several retries, so on a busy machine that can be late.
+        started = time.monotonic()
         phases: set[str | None] = set()
         reasons: set[str | None] = set()
-        while time.monotonic() < outage_ends:
+        while time.monotonic() - started < 15 or (
+            "CredentialUnavailable" not in reasons and time.monotonic() - started < 60
+        ):
             assert condition(kubectl, namespace, serving, "Ready").get("status") == "True"
             phases.add(phase(kubectl, namespace, newcomer))
             reasons.add(condition(kubectl, namespace, newcomer, "Ready").get("reason"))
