@@ -59,9 +59,10 @@ class FailureRules:
             return None
         for rule, pattern in self._rules:
             if pattern.search(image):
+                message = rule.message.replace("{image}", image).replace("{code}", rule.code)
                 return ProvisioningFailure(
                     code=rule.code,
-                    message=rule.message.replace("{image}", image).replace("{code}", rule.code),
+                    message=_echo_env(message, definition),
                     mode=rule.mode,
                     http_status=rule.http_status,
                     delay_seconds=rule.delay_seconds,
@@ -78,6 +79,26 @@ class FailureRules:
             assert rule.match is not None
             pattern = re.compile(fnmatch.translate(rule.match))
         return rule, pattern
+
+
+# `{env:NAME}` echoes an environment value, `{env:NAME:N}` its Nth line (1-based): services
+# do quote configuration back in errors, and the operator must redact what they quote.
+_ENV_PLACEHOLDER = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)(?::([1-9][0-9]*))?\}")
+
+
+def _echo_env(message: str, definition: dict[str, Any]) -> str:
+    env = definition.get("environment_variables")
+    values: dict[str, Any] = env if isinstance(env, dict) else {}
+
+    def value(found: re.Match[str]) -> str:
+        text = str(values.get(found.group(1), ""))
+        if found.group(2) is None:
+            return text
+        lines = text.splitlines()
+        n = int(found.group(2))
+        return lines[n - 1] if n <= len(lines) else ""
+
+    return _ENV_PLACEHOLDER.sub(value, message)
 
 
 def _image_of(definition: dict[str, Any]) -> str | None:

@@ -78,13 +78,18 @@ def build_status(
     now: datetime,
 ) -> HostedAgentStatus:
     failure = report.failure
+    message = report.message
+    if failure:
+        # A failure's own words first; the report's message still says what else holds
+        # (e.g. the version that keeps serving while a Secret is missing).
+        message = f"{failure.message.rstrip('. ')}; {message}" if message else failure.message
     conditions: list[Condition] = apply_phase(
         previous.conditions,
         report.phase,
         generation=generation,
         now=now,
         reason=failure.reason if failure else report.reason,
-        message=failure.message if failure else report.message,
+        message=message,
     )
     target = report.target
     return HostedAgentStatus(

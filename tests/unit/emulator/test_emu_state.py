@@ -336,3 +336,23 @@ def test_rendered_versions_carry_the_wire_fields_the_sdk_reads() -> None:
     assert body["metadata"] == {}
     assert body["definition"]["container_protocol_versions"] == []
     assert "error" not in body
+
+
+def test_a_rule_message_can_echo_an_env_value_or_one_line_of_it() -> None:
+    config = EmulatorConfig(
+        failure_rules=[
+            FailureRule(
+                match="*echo*",
+                code="image_pull_failed",
+                message="bad KEY={env:KEY}; line {env:PEM:2}; unset [{env:NOPE}] [{env:PEM:9}]",
+                delay_seconds=0,
+            )
+        ]
+    )
+    state, clock = make_state(config)
+    env = {"KEY": "k-123", "PEM": "-----BEGIN-----\nsecond-line\n-----END-----"}
+    state.create_version("a", request("acr.azurecr.io/echo:1", environment_variables=env))
+    clock.now += 1
+    _, version = state.get_version("a", "1")
+    message = state.render_version("a", version)["error"]["message"]
+    assert message == "bad KEY=k-123; line second-line; unset [] []"
