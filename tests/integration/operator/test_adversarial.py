@@ -26,9 +26,9 @@ from azure.ai.projects.models import (
     VersionSelector,
 )
 
+from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.local import OperatorProcess
 from foundry_operator.api.reserved import METADATA_REF
-from foundry_operator.emulator.process import EmulatorProcess
-from foundry_operator.local import OperatorProcess
 from support import wait_for
 from support.hagent import (
     IMAGE,
