@@ -69,6 +69,8 @@ class OperatorProcess:
         env.update(self.extra_env)
         env["KUBECONFIG"] = str(self.kubeconfig)
         env.setdefault("FOUNDRY_OPERATOR_LOG_FORMAT", "json")
+        # As the image sets it (see the Dockerfile), so local figures match a pod's.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
         self._started_at_offset = self._log.tell()

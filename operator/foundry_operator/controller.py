@@ -227,9 +227,7 @@ class Reconciler:
             extra={**_agent_extra(resource, agent), "reason": str(failure.reason)},
         )
         if failure.transient:
-            if previous.phase is Phase.READY and previous.spec_hash == desired.spec_hash:
-                # A serving agent that could not be looked at is still serving: keep its
-                # status and look again with backoff.
+            if keeps_status_through_outage(previous, desired.spec_hash):
                 return Outcome(None, [], Look.RETRY, "retry", err.retry_after, agent)
             report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, failure=failure)
             return self._finish(resource, previous, report, Look.RETRY, "retry", err.retry_after)
@@ -283,7 +281,7 @@ class Reconciler:
             if decision.action is Action.CONFLICT:
                 return self._conflict(resource, previous, agent, desired, decision)
 
-            drift = _drift(previous, desired.spec_hash, decision)
+            drift = drift_event(previous, desired.spec_hash, decision)
             if drift is not None:
                 events.append(drift)
                 log.warning(drift.message, extra=extra)
@@ -313,7 +311,7 @@ class Reconciler:
                 agent_info = routed or AgentInfo(
                     name=agent, routing={target.version: 100}, latest=target
                 )
-                if not complete and _may_prune(previous, decision, spec.revision_history_limit):
+                if not complete and may_prune(previous, decision, spec.revision_history_limit):
                     versions = await self.foundry.list_versions(agent)
                     complete = True
                 continue
@@ -470,6 +468,13 @@ class Reconciler:
         return len(ours)
 
 
+def keeps_status_through_outage(previous: HostedAgentStatus, spec_hash: str) -> bool:
+    """A serving agent that could not be looked at (Foundry or the token endpoint briefly
+    away) is still serving: its status stays as it is and the look is retried with backoff,
+    rather than a fleet flipping to not-Ready for the length of an outage."""
+    return previous.phase is Phase.READY and previous.spec_hash == spec_hash
+
+
 # Refusals of a create that only a change can fix: asking again gets the same answer. An
 # authentication failure or a missing endpoint is not among them (a role assignment or a
 # new project fixes those without touching the HostedAgent), nor is a conflict.
@@ -517,7 +522,7 @@ def _merge_known(
     return tuple(sorted(by_version.values(), key=lambda v: v.number))
 
 
-def _may_prune(previous: HostedAgentStatus, decision: Plan, limit: int) -> bool:
+def may_prune(previous: HostedAgentStatus, decision: Plan, limit: int) -> bool:
     """Whether retention could have anything to delete, judged from status's history: a
     new agent's first version needs no list of versions to know that nothing can go."""
     known = {r.version for r in previous.versions} | {v.version for v in decision.ours}
@@ -535,7 +540,7 @@ def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> N
         metrics.PROVISIONING.labels(outcome).observe(max(0.0, time.time() - target.created_at))
 
 
-def _drift(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event | None:
+def drift_event(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event | None:
     """An Event when Foundry no longer matches what this resource had made Ready."""
     if previous.phase is not Phase.READY or previous.spec_hash != spec_hash:
         return None

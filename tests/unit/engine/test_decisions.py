@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from foundry_operator.api.status import Condition, ConditionStatus, HostedAgentStatus, Phase
-from foundry_operator.controller import refused_before
+from foundry_operator.api.status import (
+    Condition,
+    ConditionStatus,
+    HostedAgentStatus,
+    Phase,
+    VersionRecord,
+)
+from foundry_operator.controller import (
+    drift_event,
+    keeps_status_through_outage,
+    may_prune,
+    refused_before,
+)
 from foundry_operator.engine.runtime import needs_reconcile
 from foundry_operator.engine.writer import merge_patch
 from foundry_operator.reconcile.nextlook import Counters, Look, Timing, next_look
+from foundry_operator.reconcile.observed import VersionInfo
+from foundry_operator.reconcile.plan import Action, Plan
 
 FIN = "foundry.agents.dev/finalizer"
 T = Timing(poll_initial=2, poll_max=30, backoff_base=1, backoff_max=300, resync=600)
@@ -93,3 +106,37 @@ def test_failures_a_change_outside_kubernetes_can_fix_are_tried_again() -> None:
     for reason in ("AuthenticationFailed", "AgentNameConflict", "EndpointNotFound"):
         assert not refused_before(_failed(reason), "h")
     assert not refused_before(HostedAgentStatus(phase=Phase.READY, spec_hash="h"), "h")
+
+
+def test_a_ready_agent_keeps_its_status_through_a_transient_outage() -> None:
+    ready = HostedAgentStatus(phase=Phase.READY, spec_hash="h")
+    assert keeps_status_through_outage(ready, "h")
+    # A new spec is not served yet: the outage is reported on it.
+    assert not keeps_status_through_outage(ready, "new")
+    assert not keeps_status_through_outage(_failed("Throttled"), "h")
+
+
+def _version(n: int, status: str = "active") -> VersionInfo:
+    return VersionInfo(agent="a", version=str(n), status=status)
+
+
+def test_drift_is_reported_only_for_what_this_spec_had_made_ready() -> None:
+    ready = HostedAgentStatus(phase=Phase.READY, spec_hash="h", latest_version="3")
+    recreate = drift_event(ready, "h", Plan(Action.CREATE))
+    assert recreate is not None and recreate.reason == "DriftDetected"
+    assert "Version 3 was deleted" in recreate.message
+    rerouted = drift_event(ready, "h", Plan(Action.ROUTE, target=_version(3)))
+    assert rerouted is not None and "routing it back" in rerouted.message
+    assert drift_event(ready, "other", Plan(Action.CREATE)) is None  # a spec change, not drift
+    assert drift_event(_failed("InvalidSpec"), "h", Plan(Action.CREATE)) is None
+
+
+def test_a_first_version_needs_no_list_to_know_nothing_can_be_pruned() -> None:
+    fresh = HostedAgentStatus()
+    assert not may_prune(fresh, Plan(Action.ROUTE, ours=(_version(1),)), limit=3)
+    many = HostedAgentStatus(
+        versions=[
+            VersionRecord(version=str(n), spec_hash=f"h{n}", status="active") for n in range(1, 5)
+        ]
+    )
+    assert may_prune(many, Plan(Action.ROUTE, ours=(_version(5),)), limit=3)
