@@ -449,3 +449,23 @@ def test_token_outage_keeps_ready_agents_ready_and_new_ones_converge_after_it(
         admin.remove_fault(fault)
     wait_ready(kubectl, namespace, newcomer, timeout=90)
     assert condition(kubectl, namespace, serving, "Ready").get("status") == "True"
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_a_spec_near_the_object_size_limit_still_becomes_ready_and_deletes(
+    kubectl: Any, namespace: str, foundry: AIProjectClient
+) -> None:
+    # Five 60 KB values: kopf's last-handled-configuration copy of such a spec once outgrew
+    # the 256 KiB annotation limit and wedged the object. The operator stores no copy now.
+    name = unique("large")
+    env = [{"name": f"BLOB_{i}", "value": chr(ord("a") + i) * 60_000} for i in range(5)]
+    kubectl(
+        "apply", "--server-side", "-n", namespace, "-f", "-",
+        input=manifest(name, f"{IMAGE}:1", env=env),
+    )  # fmt: skip
+    wait_ready(kubectl, namespace, name, timeout=90)
+    assert len(versions(foundry, name)) == 1
+    annotations = get(kubectl, namespace, name)["metadata"].get("annotations", {})
+    assert sum(len(v) for v in annotations.values()) < 1024
+    kubectl("delete", "hagent", name, "-n", namespace, "--wait=true", "--timeout=60s", timeout=70)
+    assert [a["name"] for a in foundry.agents.list() if a["name"] == name] == []
