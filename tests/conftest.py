@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from azure.ai.projects import AIProjectClient
+from azure.identity import DefaultAzureCredential
 from kubernetes.client import ApiClient
 from kubernetes.config import new_client_from_config
 
@@ -225,3 +227,10 @@ def dedicated_operator(
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def foundry(emulator: EmulatorProcess) -> Iterator[AIProjectClient]:
+    """The real SDK pointed at the emulator, to check what Foundry holds."""
+    with AIProjectClient(endpoint=emulator.endpoint, credential=DefaultAzureCredential()) as c:
+        yield c

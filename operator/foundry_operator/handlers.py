@@ -60,16 +60,26 @@ async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> N
     # Events come from the engine's recorder as foundry-agent-operator, never from kopf.
     settings.posting.enabled = False
     settings.posting.level = logging.CRITICAL
-    if memo.settings.namespaces:
-        # Named namespaces need no cluster-wide discovery: without this, kopf lists
-        # Namespaces and watches CRDs cluster-wide, and a namespaced install (no ClusterRole)
-        # sees each call refused and retried for about a minute before it falls back.
-        settings.scanning.disabled = True
+    # kopf resolves the HostedAgent resource once at startup and keeps watching it. Its CRD
+    # watch is off on purpose: when the CRD is deleted with objects present, kopf would see
+    # the terminating CRD lose its patch verb and stop serving it, so no finalizer would
+    # ever run and the CRD would stay Terminating for good. Watching on, the deletions run
+    # and the CRD goes. (It also spares a namespaced install, which has no ClusterRole, a
+    # minute of refused cluster-wide calls.) A CRD installed after the operator started is
+    # therefore not seen: the startup check below makes the operator exit, and Kubernetes
+    # starts it again, until the CRD exists.
+    settings.scanning.disabled = True
     if not memo.settings.project_endpoint:
         raise kopf.PermanentError(
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"
         )
     await memo.start(FINALIZER)
+    if not await memo.crd_served():
+        raise kopf.PermanentError(
+            f"the HostedAgent CRD ({PLURAL}.{GROUP}) is not installed: install it "
+            "(kubectl apply --server-side -f crds/, or the chart); the operator exits so "
+            "that it starts again once it is"
+        )
 
 
 @kopf.on.cleanup()

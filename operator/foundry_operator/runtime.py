@@ -88,6 +88,32 @@ class Runtime:
         self.kube, self.credential, self.foundry = kube, credential, foundry
         self.watcher, self._engine = watcher, engine
 
+    async def crd_served(self) -> bool:
+        """Whether the API server serves HostedAgents (the CRD is installed)."""
+        if self.kube is None:
+            return False
+        custom = CustomObjectsApi(self.kube)
+        namespaces = self.settings.namespaces
+        try:
+            if namespaces:  # a namespaced install may list only there
+                await asyncio.to_thread(
+                    custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespaces[0],
+                    PLURAL,
+                    limit=1,
+                )
+            else:
+                await asyncio.to_thread(
+                    custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, limit=1
+                )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def stop(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
