@@ -23,11 +23,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import metrics
+from .api.reserved import METADATA_SPEC_HASH
 from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
 from .api.status import HostedAgentStatus, Phase
 from .foundry.client import FoundryClient, FoundryError
-from .kube.env import EnvResolver
+from .kube.env import EnvResolver, Ref, references
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
 from .reconcile.errors import (
@@ -85,6 +86,8 @@ class Outcome:
     agent: str | None = None
     # Secret values the reconcile resolved: every message that leaves is redacted of them.
     secrets: tuple[str, ...] = ()
+    # The Secrets and ConfigMaps the spec reads, so that a change to one wakes this object.
+    refs: frozenset[Ref] = frozenset()
 
 
 def _now() -> datetime:
@@ -146,13 +149,16 @@ class Reconciler:
             else []
         )
 
+        refs = references(spec)
         resolved = await self.env.resolve(resource.namespace, spec)
         secrets = tuple(resolved.values.values())
         if resolved.missing:
             failure = Failure(
                 Reason.SECRET_NOT_FOUND, "SecretNotFound", "; ".join(resolved.missing)
             )
-            return self._unresolvable(resource, previous, agent, failure, secrets)
+            return replace(
+                self._unresolvable(resource, previous, agent, failure, secrets), refs=refs
+            )
         desired = desired_version(
             spec, resolved.values, retry_token=resource.annotations.get(RETRY_ANNOTATION)
         )
@@ -161,7 +167,9 @@ class Reconciler:
                 outcome = await self._converge(resource, previous, spec, agent, desired, secrets)
             except FoundryError as err:
                 outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
-        return replace(outcome, agent=agent, secrets=secrets, events=warnings + outcome.events)
+        return replace(
+            outcome, agent=agent, secrets=secrets, refs=refs, events=warnings + outcome.events
+        )
 
     def _finish(
         self,
@@ -512,7 +520,7 @@ def _merge_known(
             agent=previous.agent_name or "",
             version=r.version,
             status=r.status,
-            metadata={"k8s-spec-hash": r.spec_hash},
+            metadata={METADATA_SPEC_HASH: r.spec_hash},
             created_at=int(r.created_at.timestamp()) if r.created_at else 0,
         )
         for r in previous.versions

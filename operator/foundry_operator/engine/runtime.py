@@ -21,8 +21,7 @@ from typing import Any
 
 from .. import metrics
 from ..api.status import Phase
-from ..controller import Outcome, Reconciler, Resource, parse_spec
-from ..kube.env import Ref, references
+from ..controller import Outcome, Reconciler, Resource
 from ..kube.refwatch import RefIndex
 from ..reconcile.errors import redact
 from ..reconcile.nextlook import Counters, Look, Timing, next_look
@@ -227,8 +226,8 @@ class Engine:
         if self._finalizer not in (meta.get("finalizers") or []):
             return  # kopf adds it first; its event brings us back before any Foundry work
         resource = resource_of(entry.body)
-        self._refs.set(key[0], key[1], _refs_of(resource))
         outcome = await self._reconciler.reconcile(resource)
+        self._refs.set(key[0], key[1], outcome.refs)
         metrics.RECONCILES.labels(outcome.result).inc()
         before = entry.phase
         await self._report(resource, entry, outcome)
@@ -304,11 +303,6 @@ class Engine:
         counts = Counter(e.phase for e in self._entries.values() if e.phase is not None)
         for each in Phase:
             metrics.RESOURCES.labels(each.value).set(counts.get(each, 0))
-
-
-def _refs_of(resource: Resource) -> frozenset[Ref]:
-    parsed = parse_spec(resource)
-    return frozenset() if not isinstance(parsed, tuple) else references(parsed[0])
 
 
 def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:

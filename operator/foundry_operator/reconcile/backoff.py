@@ -21,11 +21,6 @@ DEFAULT_CAP_SECONDS: Final = 300.0
 # object for a day.
 MAX_RETRY_AFTER_SECONDS: Final = 3600.0
 
-# Polling a version that is still `creating`: Foundry says it takes from under a minute to a
-# few minutes, so start at 5 s and settle at one poll per minute.
-POLL_BASE_SECONDS: Final = 5.0
-POLL_CAP_SECONDS: Final = 60.0
-
 Random = Callable[[], float]
 
 
@@ -50,21 +45,6 @@ def backoff_delay(
     if retry_after is not None and retry_after > 0:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     return delay
-
-
-def poll_delay(
-    attempt: int,
-    *,
-    base: float = POLL_BASE_SECONDS,
-    cap: float = POLL_CAP_SECONDS,
-    rand: Random = random.random,
-) -> float:
-    """Seconds until the next look at a version that is still being created.
-
-    Not fully jittered: a poll that might come after 0 s is wasted. Half fixed, half jitter.
-    """
-    ceiling = min(cap, base * 2.0 ** min(max(attempt, 0), 62))
-    return ceiling / 2 + rand() * ceiling / 2
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:

@@ -10,7 +10,6 @@ from foundry_operator.reconcile.backoff import (
     MAX_RETRY_AFTER_SECONDS,
     backoff_delay,
     parse_retry_after,
-    poll_delay,
 )
 
 pytestmark = pytest.mark.unit
@@ -45,13 +44,6 @@ def test_absurd_retry_after_is_bounded() -> None:
 def test_negative_attempt_is_a_bug() -> None:
     with pytest.raises(ValueError):
         backoff_delay(-1)
-
-
-def test_poll_delay_grows_to_a_minute_and_never_hits_zero() -> None:
-    assert poll_delay(0, rand=lambda: 0.0) == 2.5
-    assert poll_delay(0, rand=lambda: 1.0) == 5.0
-    assert poll_delay(20, rand=lambda: 1.0) == 60.0
-    assert poll_delay(20, rand=lambda: 0.0) == 30.0
 
 
 @pytest.mark.parametrize(
