@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from .api.resource import GROUP, PLURAL, VERSION
+from .kube import config
 from .runtime import Runtime
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -48,6 +49,15 @@ class _NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: Any, patch: Any, essence: Any) -> None:
         return None
+
+
+@kopf.on.login()
+async def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf and the operator's own client authenticate the same way (kube/config.py)."""
+    try:
+        return kopf.ConnectionInfo(**await config.kopf_login(config.load()))
+    except config.ConfigError as exc:
+        raise kopf.LoginError(str(exc)) from None
 
 
 @kopf.on.startup()

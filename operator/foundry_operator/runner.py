@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.server
 import logging
 import threading
@@ -12,7 +13,8 @@ import kopf
 
 from . import handlers, metrics  # noqa: F401  (handlers registers itself with kopf)
 from . import settings as settings_mod
-from .kube.client import api_client
+from .kube import config
+from .kube.api import KubeClient
 from .kube.leader import LeaderElector
 from .runtime import Runtime
 from .settings import LogFormat, Settings
@@ -56,10 +58,10 @@ class _StandbyHealth:
         self._server.server_close()
 
 
-def _lead(settings: Settings) -> LeaderElector:
-    """Block until this replica holds the Lease (answering /healthz meanwhile)."""
+async def _lead(settings: Settings, kube: KubeClient) -> LeaderElector:
+    """Return once this replica holds the Lease (answering /healthz meanwhile)."""
     elector = LeaderElector(
-        api_client(),
+        kube,
         namespace=settings.lease_namespace,
         name=settings.lease_name,
         duration_seconds=settings.lease_duration,
@@ -71,34 +73,37 @@ def _lead(settings: Settings) -> LeaderElector:
         else None
     )
     try:
-        elector.acquire()
+        await elector.acquire()
     finally:
         if standby:
             standby.close()
     return elector
 
 
-async def _operate(settings: Settings, elector: LeaderElector | None) -> bool:
-    """Run kopf until it stops; True if it stopped because the Lease was lost."""
+async def _operate(settings: Settings) -> bool:
+    """Lead (if asked to), then run kopf until it stops; True if it stopped because the
+    Lease was lost."""
     lost = asyncio.Event()
-    if elector is not None:
-        loop = asyncio.get_running_loop()
-
-        def on_lost() -> None:
-            # An asyncio flag, set from the renew thread: a threading.Event here would make
-            # kopf park a worker thread on it, and the process could never exit.
-            loop.call_soon_threadsafe(lost.set)
-
-        elector.keep(on_lost)
-    await kopf.operator(
-        clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces,
-        # One active replica is the Lease's job, not kopf peering's.
-        standalone=True,
-        liveness_endpoint=settings.liveness_url,
-        stop_flag=lost,
-        memo=Runtime(settings),
-    )
+    elector: LeaderElector | None = None
+    lease_client = KubeClient(config.load()) if settings.leader_election else None
+    try:
+        if lease_client is not None:
+            elector = await _lead(settings, lease_client)
+            elector.keep(lost.set)
+        await kopf.operator(
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            # One active replica is the Lease's job, not kopf peering's.
+            standalone=True,
+            liveness_endpoint=settings.liveness_url,
+            stop_flag=lost,
+            memo=Runtime(settings),
+        )
+    finally:
+        if elector is not None:
+            await elector.release()
+        if lease_client is not None:
+            await lease_client.close()
     return lost.is_set()
 
 
@@ -113,15 +118,9 @@ def run(args: argparse.Namespace) -> int:
         settings.max_concurrency,
         settings.leader_election,
     )
-    elector = _lead(settings) if settings.leader_election else None
     lost = False
-    try:
-        lost = asyncio.run(_operate(settings, elector))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if elector is not None:
-            elector.release()
+    with contextlib.suppress(KeyboardInterrupt):
+        lost = asyncio.run(_operate(settings))
     # Exiting non-zero after losing the Lease makes Kubernetes restart the replica, which
     # then queues up for leadership again.
     return 1 if lost else 0

@@ -6,21 +6,19 @@ object, after the startup handler has filled it in, so every copy shares these p
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from azure.identity.aio import DefaultAzureCredential
-from kubernetes.client import ApiClient, CustomObjectsApi
-from kubernetes.client.exceptions import ApiException
 
 from .api.resource import GROUP, PLURAL, VERSION
 from .controller import Reconciler
 from .engine.runtime import Engine, Key
 from .engine.writer import EventRecorder, StatusWriter
 from .foundry.client import FoundryClient
-from .kube.client import api_client
+from .kube import config
+from .kube.api import KubeClient, KubeError
 from .kube.env import EnvResolver
 from .kube.refwatch import RefIndex, RefWatcher
 from .reconcile.nextlook import Timing
@@ -30,7 +28,7 @@ from .settings import Settings
 @dataclass
 class Runtime:
     settings: Settings
-    kube: ApiClient | None = None
+    kube: KubeClient | None = None
     credential: DefaultAzureCredential | None = None
     foundry: FoundryClient | None = None
     watcher: RefWatcher | None = None
@@ -44,7 +42,7 @@ class Runtime:
 
     async def start(self, finalizer: str) -> None:
         settings = self.settings
-        kube = api_client()
+        kube = KubeClient(config.load())
         credential = DefaultAzureCredential()
         foundry = FoundryClient(
             settings.project_endpoint or "",
@@ -54,18 +52,16 @@ class Runtime:
             read_timeout=settings.foundry_read_timeout,
         )
         refs = RefIndex()
-        custom = CustomObjectsApi(kube)
 
         async def read(key: Key) -> Mapping[str, Any] | None:
             try:
-                body = await asyncio.to_thread(
-                    custom.get_namespaced_custom_object, GROUP, VERSION, key[0], PLURAL, key[1]
+                return await kube.request(
+                    "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{key[0]}/{PLURAL}/{key[1]}"
                 )
-            except ApiException as exc:
+            except KubeError as exc:
                 if exc.status == 404:
                     return None
                 raise
-            return body if isinstance(body, dict) else None
 
         engine = Engine(
             Reconciler(foundry, EnvResolver(kube)),
@@ -92,23 +88,14 @@ class Runtime:
         """Whether the API server serves HostedAgents (the CRD is installed)."""
         if self.kube is None:
             return False
-        custom = CustomObjectsApi(self.kube)
         namespaces = self.settings.namespaces
+        # A namespaced install may list only there.
+        where = f"namespaces/{namespaces[0]}/" if namespaces else ""
         try:
-            if namespaces:  # a namespaced install may list only there
-                await asyncio.to_thread(
-                    custom.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespaces[0],
-                    PLURAL,
-                    limit=1,
-                )
-            else:
-                await asyncio.to_thread(
-                    custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, limit=1
-                )
-        except ApiException as exc:
+            await self.kube.request(
+                "GET", f"/apis/{GROUP}/{VERSION}/{where}{PLURAL}", query={"limit": "1"}
+            )
+        except KubeError as exc:
             if exc.status == 404:
                 return False
             raise
@@ -116,7 +103,7 @@ class Runtime:
 
     async def stop(self) -> None:
         if self.watcher is not None:
-            self.watcher.stop()
+            await self.watcher.stop()
         if self._engine is not None:
             await self._engine.stop()
         if self.foundry is not None:
@@ -124,4 +111,4 @@ class Runtime:
         if self.credential is not None:
             await self.credential.close()
         if self.kube is not None:
-            self.kube.close()  # type: ignore[no-untyped-call]
+            await self.kube.close()

@@ -15,7 +15,6 @@ same object within :data:`EVENT_SERIES_SECONDS` bump the count of the Event alre
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,11 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
-
 from ..api.resource import GROUP, PLURAL, VERSION
-from ..kube import raw
+from ..kube.api import MERGE_PATCH, KubeClient, KubeError
 from ..reconcile.report import Event
 
 log = logging.getLogger("foundry_operator.writer")
@@ -75,8 +71,8 @@ class _Written:
 
 
 class StatusWriter:
-    def __init__(self, api: ApiClient) -> None:
-        self._api = api
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
         self._written: dict[str, _Written] = {}
 
     def observed(self, uid: str, resource_version: str) -> None:
@@ -102,16 +98,14 @@ class StatusWriter:
             return False
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{PLURAL}/{ref.name}/status"
         try:
-            result = await asyncio.to_thread(
-                raw.request,
-                self._api,
+            result = await self._kube.request(
                 "PATCH",
                 path,
                 {"status": patch},
-                content_type="application/merge-patch+json",
-                query=[("fieldManager", FIELD_MANAGER)],
+                content_type=MERGE_PATCH,
+                query={"fieldManager": FIELD_MANAGER},
             )
-        except ApiException as exc:
+        except KubeError as exc:
             if exc.status == 404:
                 return False  # the object is gone: nothing left to report on
             raise
@@ -131,8 +125,8 @@ class _Series:
 class EventRecorder:
     """core/v1 Events from the component ``foundry-agent-operator``."""
 
-    def __init__(self, api: ApiClient, clock: Callable[[], float] = time.monotonic) -> None:
-        self._api = api
+    def __init__(self, kube: KubeClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self._kube = kube
         self._clock = clock
         self._series: dict[tuple[str, str, str, str], _Series] = {}
 
@@ -142,7 +136,7 @@ class EventRecorder:
 
     async def post(self, ref: ObjectRef, event: Event) -> None:
         try:
-            await asyncio.to_thread(self._post, ref, event)
+            await self._post(ref, event)
         except Exception as exc:  # an Event is informational: never fail a reconcile on it
             log.warning(
                 "could not post Event %s: %s",
@@ -151,7 +145,7 @@ class EventRecorder:
                 extra={"k8s": {"namespace": ref.namespace, "name": ref.name}},
             )
 
-    def _post(self, ref: ObjectRef, event: Event) -> None:
+    async def _post(self, ref: ObjectRef, event: Event) -> None:
         key = (ref.uid, event.type, event.reason, event.message)
         now = self._clock()
         stamp = datetime.now(UTC).replace(microsecond=0)
@@ -160,15 +154,14 @@ class EventRecorder:
             series.count += 1
             series.last = now
             try:
-                raw.request(
-                    self._api,
+                await self._kube.request(
                     "PATCH",
                     f"/api/v1/namespaces/{ref.namespace}/events/{series.name}",
                     {"count": series.count, "lastTimestamp": stamp.isoformat()},
-                    content_type="application/merge-patch+json",
+                    content_type=MERGE_PATCH,
                 )
                 return
-            except ApiException as exc:
+            except KubeError as exc:
                 if exc.status != 404:
                     raise
         body = {
@@ -190,5 +183,7 @@ class EventRecorder:
             "lastTimestamp": stamp.isoformat(),
             "count": 1,
         }
-        created = raw.request(self._api, "POST", f"/api/v1/namespaces/{ref.namespace}/events", body)
+        created = await self._kube.request(
+            "POST", f"/api/v1/namespaces/{ref.namespace}/events", body
+        )
         self._series[key] = _Series(str(created["metadata"]["name"]), 1, now)

@@ -7,17 +7,14 @@ so to Foundry) and nowhere else. Errors name the object and key, never a value.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kubernetes.client import ApiClient, CoreV1Api
-from kubernetes.client.exceptions import ApiException
-
 from ..api.spec import HostedAgentSpec, KeyReference
+from .api import KubeClient, KubeError
 
 Kind = Literal["Secret", "ConfigMap"]
 
@@ -71,33 +68,35 @@ class _Unreadable(Exception):
 
 
 class EnvResolver:
-    """Reads referenced keys through the Kubernetes API (in a worker thread: the official
-    client is synchronous)."""
+    """Reads referenced keys through the Kubernetes API."""
 
-    def __init__(self, api: ApiClient) -> None:
-        self._core = CoreV1Api(api)
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
 
-    def _read(self, namespace: str, ref: Ref) -> Mapping[str, str | None] | None:
+    async def _read(self, namespace: str, ref: Ref) -> Mapping[str, str | None] | None:
+        plural = "secrets" if ref.kind == "Secret" else "configmaps"
         try:
-            if ref.kind == "Secret":
-                secret = self._core.read_namespaced_secret(ref.name, namespace)
-                return {k: _decode(v) for k, v in (secret.data or {}).items()}
-            config_map = self._core.read_namespaced_config_map(ref.name, namespace)
-            # binaryData keys exist but cannot be environment values.
-            binary = dict.fromkeys(config_map.binary_data or {})
-            return {**binary, **dict(config_map.data or {})}
-        except ApiException as exc:
+            body = await self._kube.request(
+                "GET", f"/api/v1/namespaces/{namespace}/{plural}/{ref.name}"
+            )
+        except KubeError as exc:
             if exc.status == 404:
                 return None
-            raise _Unreadable(f"HTTP {exc.status} {exc.reason or ''}".strip()) from None
+            raise _Unreadable(f"HTTP {exc.status} {exc.reason}".strip()) from None
+        if ref.kind == "Secret":
+            return {k: _decode(v) for k, v in (body.get("data") or {}).items()}
+        # binaryData keys exist but cannot be environment values.
+        binary = dict.fromkeys(body.get("binaryData") or {})
+        return {**binary, **dict(body.get("data") or {})}
 
-    def _resolve(self, namespace: str, lookups: Iterable[_Lookup]) -> Resolved:
+    async def resolve(self, namespace: str, spec: HostedAgentSpec) -> Resolved:
+        lookups = _lookups(spec)
         cache: dict[Ref, Mapping[str, str | None] | None] = {}
         resolved = Resolved()
         for lookup in lookups:
             if lookup.ref not in cache:
                 try:
-                    cache[lookup.ref] = self._read(namespace, lookup.ref)
+                    cache[lookup.ref] = await self._read(namespace, lookup.ref)
                 except _Unreadable as exc:
                     resolved.missing.append(
                         f"{lookup.ref.kind} {lookup.ref.name!r} unreadable: {exc}"
@@ -119,12 +118,6 @@ class EnvResolver:
                 what = "not found" if data is None else f"has no key {lookup.key!r}"
                 resolved.missing.append(f"{lookup.ref.kind} {lookup.ref.name!r} {what}")
         return resolved
-
-    async def resolve(self, namespace: str, spec: HostedAgentSpec) -> Resolved:
-        lookups = _lookups(spec)
-        if not lookups:
-            return Resolved()
-        return await asyncio.to_thread(self._resolve, namespace, lookups)
 
 
 def _decode(value: str | bytes) -> str | None:

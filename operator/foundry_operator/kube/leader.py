@@ -12,17 +12,17 @@ A graceful stop releases the Lease, so a rolling update hands over at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease, V1LeaseSpec, V1ObjectMeta
-from kubernetes.client.exceptions import ApiException
+from .api import KubeClient, KubeError
 
 log = logging.getLogger("foundry_operator.leader")
 
@@ -57,10 +57,36 @@ def identity() -> str:
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{os.getpid()}"
 
 
+def micro_time(when: datetime) -> str:
+    """A Lease's MicroTime: RFC 3339 with exactly six fractional digits, in UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def view_of(lease: dict[str, Any] | None, default_duration: int) -> LeaseView | None:
+    if lease is None:
+        return None
+    spec = lease.get("spec") or {}
+    return LeaseView(
+        spec.get("holderIdentity") or None,
+        parse_time(spec.get("renewTime")),
+        int(spec.get("leaseDurationSeconds") or default_duration),
+    )
+
+
 class LeaderElector:
     def __init__(
         self,
-        api: ApiClient,
+        kube: KubeClient,
         *,
         namespace: str,
         name: str,
@@ -68,94 +94,93 @@ class LeaderElector:
         renew_seconds: float = 5.0,
         retry_seconds: float = 2.0,
     ) -> None:
-        self._api = CoordinationV1Api(api)
+        self._kube = kube
         self.namespace = namespace
         self.name = name
         self.me = identity()
         self.duration = duration_seconds
         self.renew_every = renew_seconds
         self.retry_every = retry_seconds
-        self._stop = threading.Event()
+        self._renewer: asyncio.Task[None] | None = None
 
-    def _read(self) -> V1Lease | None:
+    @property
+    def _path(self) -> str:
+        return f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
+
+    async def _read(self) -> dict[str, Any] | None:
         try:
-            lease: V1Lease = self._api.read_namespaced_lease(self.name, self.namespace)
-            return lease
-        except ApiException as exc:
+            return await self._kube.request("GET", f"{self._path}/{self.name}")
+        except KubeError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def _spec(self, now: datetime, transitions: int) -> V1LeaseSpec:
-        return V1LeaseSpec(
-            holder_identity=self.me,
-            lease_duration_seconds=self.duration,
-            acquire_time=now,
-            renew_time=now,
-            lease_transitions=transitions,
-        )
+    def _spec(self, now: datetime, transitions: int) -> dict[str, Any]:
+        return {
+            "holderIdentity": self.me,
+            "leaseDurationSeconds": self.duration,
+            "acquireTime": micro_time(now),
+            "renewTime": micro_time(now),
+            "leaseTransitions": transitions,
+        }
 
-    def try_once(self) -> bool:
+    async def _replace(self, lease: dict[str, Any]) -> None:
+        # The body carries resourceVersion: of two replicas replacing at once, one gets 409.
+        await self._kube.request("PUT", f"{self._path}/{self.name}", lease)
+
+    async def try_once(self) -> bool:
         """One round: True if we hold the Lease afterwards."""
         now = datetime.now(UTC)
-        lease = self._read()
-        view = (
-            LeaseView(
-                lease.spec.holder_identity,
-                lease.spec.renew_time,
-                lease.spec.lease_duration_seconds or self.duration,
-            )
-            if lease is not None and lease.spec is not None
-            else None
-        )
-        move = decide(view, self.me, now)
+        lease = await self._read()
+        move = decide(view_of(lease, self.duration), self.me, now)
         try:
             if move is Move.CREATE:
-                body = V1Lease(
-                    metadata=V1ObjectMeta(name=self.name, namespace=self.namespace),
-                    spec=self._spec(now, 0),
-                )
-                self._api.create_namespaced_lease(self.namespace, body)
+                body = {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": self.namespace},
+                    "spec": self._spec(now, 0),
+                }
+                await self._kube.request("POST", self._path, body)
             elif move is Move.RENEW:
-                assert lease is not None and lease.spec is not None
-                lease.spec.renew_time = now
-                self._api.replace_namespaced_lease(self.name, self.namespace, lease)
+                assert lease is not None
+                lease.setdefault("spec", {})["renewTime"] = micro_time(now)
+                await self._replace(lease)
             elif move is Move.TAKE_OVER:
                 assert lease is not None
-                transitions = (lease.spec.lease_transitions or 0) + 1 if lease.spec else 1
-                lease.spec = self._spec(now, transitions)
-                # replace carries resourceVersion: of two replicas taking over, one gets 409.
-                self._api.replace_namespaced_lease(self.name, self.namespace, lease)
+                transitions = int((lease.get("spec") or {}).get("leaseTransitions") or 0) + 1
+                lease["spec"] = self._spec(now, transitions)
+                await self._replace(lease)
                 log.info("took over the leader Lease %s/%s", self.namespace, self.name)
             else:
                 return False
-        except ApiException as exc:
+        except KubeError as exc:
             if exc.status in (409, 422):
                 return False  # someone else won this round
             raise
         return True
 
-    def acquire(self) -> None:
-        """Block until this replica leads."""
+    async def acquire(self) -> None:
+        """Return once this replica leads."""
         log.info("waiting to lead (Lease %s/%s, identity %s)", self.namespace, self.name, self.me)
-        while not self._stop.is_set():
+        while True:
             try:
-                if self.try_once():
+                if await self.try_once():
                     log.info("leading as %s", self.me)
                     return
             except Exception as exc:  # the API may be briefly unreachable: keep trying
                 log.warning("leader election round failed: %s", exc)
-            self._stop.wait(self.retry_every)
+            await asyncio.sleep(self.retry_every)
 
-    def keep(self, on_lost: Callable[[], None]) -> threading.Thread:
-        """Renew in the background; call ``on_lost`` (from this thread) if the Lease cannot
-        be kept."""
+    def keep(self, on_lost: Callable[[], None]) -> None:
+        """Renew in the background; call ``on_lost`` if the Lease cannot be kept."""
 
-        def renew() -> None:
+        async def renew() -> None:
             last_ok = datetime.now(UTC)
-            while not self._stop.wait(self.renew_every):
+            while True:
+                await asyncio.sleep(self.renew_every)
                 try:
-                    if self.try_once():
+                    if await self.try_once():
                         last_ok = datetime.now(UTC)
                         continue
                 except Exception as exc:
@@ -165,22 +190,20 @@ class LeaderElector:
                     on_lost()
                     return
 
-        thread = threading.Thread(target=renew, name="lease-renew", daemon=True)
-        thread.start()
-        return thread
+        self._renewer = asyncio.create_task(renew(), name="lease-renew")
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Hand the Lease over at once on a graceful stop."""
-        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
         try:
-            lease = self._read()
-            if (
-                lease is not None
-                and lease.spec is not None
-                and lease.spec.holder_identity == self.me
-            ):
-                lease.spec.holder_identity = None
-                lease.spec.lease_duration_seconds = 1
-                self._api.replace_namespaced_lease(self.name, self.namespace, lease)
+            lease = await self._read()
+            spec = (lease or {}).get("spec") or {}
+            if lease is not None and spec.get("holderIdentity") == self.me:
+                spec["holderIdentity"] = None
+                spec["leaseDurationSeconds"] = 1
+                lease["spec"] = spec
+                await self._replace(lease)
         except Exception as exc:
             log.warning("could not release the leader Lease: %s", exc)

@@ -10,17 +10,13 @@ the value really changed.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
-
+from .api import KubeClient, KubeError
 from .env import Ref
 
 log = logging.getLogger("foundry_operator.refwatch")
@@ -63,88 +59,69 @@ class RefIndex:
 
 
 class RefWatcher:
-    """One thread per kind, each a metadata-only list+watch loop that survives errors."""
+    """One task per kind (and namespace), each a metadata-only list+watch loop that
+    survives errors."""
 
     def __init__(
-        self, api: ApiClient, index: RefIndex, namespaces: list[str], on_change: OnChange
+        self, kube: KubeClient, index: RefIndex, namespaces: list[str], on_change: OnChange
     ) -> None:
-        self._api = api
+        self._kube = kube
         self._index = index
         self._on_change = on_change
         self._namespaces = namespaces or [""]  # "" = all namespaces
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         for kind in _PLURALS:
             for namespace in self._namespaces:
-                thread = threading.Thread(
-                    target=self._run, args=(kind, namespace), name=f"refwatch-{kind}", daemon=True
+                self._tasks.append(
+                    asyncio.create_task(self._run(kind, namespace), name=f"refwatch-{kind}")
                 )
-                thread.start()
-                self._threads.append(thread)
 
-    def stop(self) -> None:
-        self._stop.set()
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
 
     def _path(self, kind: str, namespace: str) -> str:
         plural = _PLURALS[kind]
         return f"/api/v1/namespaces/{namespace}/{plural}" if namespace else f"/api/v1/{plural}"
 
-    def _get(self, path: str, query: list[tuple[str, str]], accept: str, stream: bool) -> Any:
-        """The raw urllib3 response of a GET (the generated client cannot ask for metadata
-        only, so the request is built by hand but authenticated by the client)."""
-        method, url, headers, _, _ = self._api.param_serialize(
-            "GET",
-            path,
-            query_params=query,
-            header_params={"Accept": accept},
-            auth_settings=["BearerToken"],
-        )
-        response = self._api.call_api(
-            method, url, header_params=headers, _request_timeout=(10, 330) if stream else 30
-        )
-        if response.status >= 400:
-            raise ApiException(status=response.status, reason=response.reason)
-        return response.response
-
-    def _run(self, kind: str, namespace: str) -> None:
+    async def _run(self, kind: str, namespace: str) -> None:
         backoff = 1.0
-        while not self._stop.is_set():
+        while True:
             try:
-                self._list_then_watch(kind, namespace)
+                await self._list_then_watch(kind, namespace)
                 backoff = 1.0
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # the loop must outlive any API or network failure
                 log.warning("watch of %s restarts after an error: %s", _PLURALS[kind], exc)
-                self._stop.wait(backoff)
+                await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
 
-    def _list_then_watch(self, kind: str, namespace: str) -> None:
+    async def _list_then_watch(self, kind: str, namespace: str) -> None:
         path = self._path(kind, namespace)
         # A list gives the starting point; past changes do not matter (reconciles read values).
-        listed = json.loads(self._get(path, [("limit", "1")], _METADATA_ONLY, stream=False).data)
-        resource_version = listed["metadata"]["resourceVersion"]
-        while not self._stop.is_set():
-            query = [
-                ("watch", "true"),
-                ("resourceVersion", resource_version),
-                ("allowWatchBookmarks", "true"),
-                ("timeoutSeconds", "300"),
-            ]
-            raw = self._get(path, query, _WATCH_METADATA_ONLY, stream=True)
-            try:
-                for line in iter_resp_lines(raw):  # type: ignore[no-untyped-call]
-                    event = json.loads(line)
-                    obj = event.get("object", {})
-                    if event.get("type") == "ERROR":
-                        if obj.get("code") == 410:  # too old: list again
-                            return
-                        raise RuntimeError(obj.get("message", "watch error"))
-                    resource_version = obj["metadata"]["resourceVersion"]
-                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                        self._notify(kind, obj["metadata"], resource_version)
-            finally:
-                raw.release_conn()
+        listed = await self._kube.request("GET", path, query={"limit": "1"}, accept=_METADATA_ONLY)
+        resource_version = str(listed["metadata"]["resourceVersion"])
+        while True:
+            query = {
+                "watch": "true",
+                "resourceVersion": resource_version,
+                "allowWatchBookmarks": "true",
+                "timeoutSeconds": "300",
+            }
+            async for event in self._kube.stream(path, query, accept=_WATCH_METADATA_ONLY):
+                obj = event.get("object", {})
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:  # too old: list again
+                        return
+                    raise KubeError(int(obj.get("code", 0)), "watch", obj.get("message", ""))
+                resource_version = str(obj["metadata"]["resourceVersion"])
+                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                    self._notify(kind, obj["metadata"], resource_version)
 
     def _notify(self, kind: str, meta: dict[str, str], resource_version: str) -> None:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
