@@ -44,6 +44,11 @@ class _NoProgress(kopf.ProgressStorage):
 class _NoDiffBase(kopf.DiffBaseStorage):
     """The engine compares nothing with a last-handled spec: it is level-triggered."""
 
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        # kopf deep-copies every watched body to build this essence (about 2% of the
+        # operator's CPU in a mass rollout), only to diff it against a base never stored.
+        return {}
+
     def fetch(self, *, body: Any) -> None:
         return None
 

@@ -33,6 +33,10 @@ def _configure_logging(settings: Settings) -> None:
         log_refkey="k8s",
     )
     logging.getLogger().setLevel(settings.log_level)
+    # kopf's per-object INFO lines ("Handler 'observe' succeeded.") repeat for every watch
+    # event; the engine logs what was decided instead. kopf's warnings and errors still show.
+    if settings.log_level != "DEBUG":
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     # The Azure SDK logs every HTTP request at INFO: that is what our metrics are for.
     logging.getLogger("azure").setLevel(logging.WARNING)
 
