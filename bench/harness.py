@@ -2,8 +2,10 @@
 
 A :class:`Stack` is a devcluster, a Foundry emulator with the requested latency,
 provisioning delay and fault rates, the CRDs, and the operator as a separate process (the
-way it runs in a pod). :class:`Fleet` creates, updates and deletes N HostedAgents through
-the Kubernetes API and records when each one became Ready, from a watch.
+way it runs in a pod), by default with the interpreter of a virtualenv that holds only what
+the image holds (bench/operator_venv.py). :class:`Fleet` creates, updates and deletes N
+HostedAgents through the Kubernetes API and records when each one became Ready, from a
+watch.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kubernetes.client import ApiClient, Configuration, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
@@ -39,6 +41,7 @@ from .deps import (
     OperatorProcess,
     crds_dir,
 )
+from .operator_venv import OperatorPython, OperatorVenvError, resolve
 
 WRITES = ("create_version", "update_details", "delete_version", "delete_agent")
 # Verbs as apiserver_request_total spells them: a server-side apply is APPLY, not PATCH.
@@ -146,13 +149,105 @@ class ProcessSampler:
         self._stop.set()
 
 
+# Variables that would let the operator's interpreter import from elsewhere than its own
+# site-packages (a source tree on PYTHONPATH, another prefix, a user site).
+IMPORT_PATH_VARS = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONSTARTUP"})
+# The image's environment for the interpreter (the Dockerfile's ENV), so that the figures
+# are a pod's. glibc gives each thread its own malloc arena; Python's worker threads then
+# hold memory they no longer use: two arenas, as the image sets.
+IMAGE_ENV = {"MALLOC_ARENA_MAX": "2", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+# Where an interpreter finds foundry_operator, without importing it (nor kopf).
+WHERE_IS_THE_OPERATOR = (
+    "import importlib.util as u; s = u.find_spec('foundry_operator'); print(s and s.origin)"
+)
+
+
+class BenchOperatorProcess(OperatorProcess):
+    """:class:`OperatorProcess` run by a given interpreter, from a directory with nothing
+    importable in it and without the variables that add to ``sys.path``: the operator then
+    comes from that interpreter's site-packages and from nowhere else.
+
+    The start is done here, not in devtools, because a worktree's benchmark often runs with
+    another checkout's dev virtualenv, whose (editable) devtools are that checkout's."""
+
+    def __init__(
+        self,
+        log_file: Path,
+        *,
+        python: Path,
+        cwd: Path,
+        kubeconfig: Path,
+        foundry_env: dict[str, str],
+        args: list[str],
+    ) -> None:
+        super().__init__(
+            log_file,
+            kubeconfig=kubeconfig,
+            foundry_env=foundry_env,
+            args=args,
+            extra_env=IMAGE_ENV,
+        )
+        self.python = python
+        self.cwd = cwd
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in IMPORT_PATH_VARS}
+        env.update(self.foundry_env)
+        env.update(self.extra_env)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env.setdefault("FOUNDRY_OPERATOR_LOG_FORMAT", "json")
+        return env
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file: IO[bytes] = self.log_file.open("ab")
+        # The base class's bookkeeping, which stop(), kill() and the log readers use.
+        self._log = log_file
+        self._started_at_offset = log_file.tell()
+        self._proc = subprocess.Popen(
+            [str(self.python), "-m", "foundry_operator.cli", "run", *self.args],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd,
+            env=self.environment(),
+            start_new_session=True,
+        )
+
+    def imported_package(self) -> Path:
+        """The directory of the foundry_operator package this interpreter would run, with
+        the environment and working directory the operator gets."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(
+            [str(self.python), "-c", WHERE_IS_THE_OPERATOR],
+            cwd=self.cwd,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        origin = out.stdout.strip()
+        if out.returncode != 0 or origin in ("", "None"):
+            raise OperatorVenvError(
+                f"{self.python} cannot find foundry_operator (exit {out.returncode}): "
+                f"{out.stderr.strip()[-2000:] or origin}"
+            )
+        return Path(origin).parent
+
+
 @dataclass
 class Stack:
     root: Path
     params: Params
+    interpreter: OperatorPython
     cluster: DevCluster = field(init=False)
     emulator: EmulatorProcess = field(init=False)
-    operator: OperatorProcess = field(init=False)
+    operator: BenchOperatorProcess = field(init=False)
+    operator_package: Path = field(init=False)  # where the operator's code was imported from
     api: ApiClient = field(init=False)
     sampler: ProcessSampler = field(init=False)
 
@@ -187,13 +282,13 @@ class Stack:
             "crd/hostedagents.foundry.agents.dev",
         )
         self.api = kube_client(self.cluster.kubeconfig)
-        self.operator = OperatorProcess(
+        self.operator = BenchOperatorProcess(
             self.root / "operator.log",
+            python=self.interpreter.python,
+            # Not the repository: nothing there may shadow the installed package.
+            cwd=self.root / "operator-cwd",
             kubeconfig=self.cluster.kubeconfig,
             foundry_env=self.emulator.env,
-            # glibc gives each thread its own malloc arena; Python's worker threads then
-            # hold memory they no longer use. Two arenas is what the container image sets.
-            extra_env={"MALLOC_ARENA_MAX": "2"},
             args=[
                 "--max-concurrency",
                 str(p.concurrency),
@@ -205,8 +300,23 @@ class Stack:
                 "0",
             ],
         )
+        self.operator_package = self.check_operator_package()
         self.sampler = ProcessSampler()
         self.start_operator()
+
+    def check_operator_package(self) -> Path:
+        """Where the operator's interpreter imports foundry_operator from, logged; for the
+        bench virtualenv it must be that virtualenv (the installed wheel), not a source
+        tree."""
+        package = self.operator.imported_package()
+        log(f"operator: {self.interpreter.python} runs foundry_operator from {package}")
+        venv = self.interpreter.venv
+        if venv is not None and not package.resolve().is_relative_to(venv.resolve()):
+            raise OperatorVenvError(
+                f"the operator would import foundry_operator from {package}, not from the "
+                f"bench virtualenv {venv}: something puts a source tree on its sys.path"
+            )
+        return package
 
     def start_operator(self) -> None:
         self.operator.start()
@@ -240,8 +350,15 @@ class Stack:
 
 
 @contextmanager
-def running_stack(root: Path, params: Params) -> Iterator[Stack]:
-    stack = Stack(root, params)
+def running_stack(
+    root: Path, params: Params, operator_python: Path | None = None
+) -> Iterator[Stack]:
+    """A started :class:`Stack`, stopped on the way out. The operator runs with
+    ``operator_python`` if given (or $BENCH_OPERATOR_PYTHON), else with the bench
+    virtualenv's interpreter, which is built first if the operator's sources changed."""
+    # Before anything starts, so that a failed pip install leaves nothing to tear down.
+    interpreter = resolve(REPO, operator_python, log)
+    stack = Stack(root, params, interpreter)
     try:
         stack.start()
         yield stack

@@ -6,6 +6,11 @@ Creates N HostedAgents at once, waits until all are Ready, measures a quiet peri
 all of them, deletes all of them, then times the sequential SDK baseline on a sample and
 runs the async peer (bench/peer.py) for N agents against the same emulator. The last line
 printed is one JSON object with every figure and the parameters.
+
+The operator runs with the interpreter of a virtualenv that holds only its wheel and its
+runtime dependencies, as the image does (bench/operator_venv.py; built once per change of
+its sources, in the project cache). ``--operator-python .venv/bin/python`` runs it from the
+dev virtualenv instead, for debugging; its figures are then not the image's.
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ from .harness import (
     running_stack,
     versions_per_agent,
 )
+from .operator_venv import ENV_VAR, OperatorVenvError
 from .plot import plot_ready_over_time
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def parse(argv: list[str] | None = None) -> tuple[Params, Path]:
+def parse(argv: list[str] | None = None) -> tuple[Params, Path, Path | None]:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -56,6 +62,14 @@ def parse(argv: list[str] | None = None) -> tuple[Params, Path]:
     p.add_argument("--deadline", type=float, default=d.deadline_seconds)
     p.add_argument("--baseline-agents", type=int, default=d.baseline_agents)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--operator-python",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="run the operator with this interpreter (e.g. .venv/bin/python, to debug) instead "
+        f"of the bench virtualenv's; ${ENV_VAR} does the same",
+    )
     a = p.parse_args(argv)
     params = Params(
         agents=a.agents,
@@ -69,14 +83,14 @@ def parse(argv: list[str] | None = None) -> tuple[Params, Path]:
         deadline_seconds=a.deadline,
         baseline_agents=min(a.baseline_agents, a.agents),
     )
-    return params, a.out
+    return params, a.out, a.operator_python
 
 
-def run(params: Params, out: Path) -> dict[str, Any]:
+def run(params: Params, out: Path, operator_python: Path | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     root = out / f"run-{params.agents}-{int(time.time())}"
     n = params.agents
-    with running_stack(root, params) as stack:
+    with running_stack(root, params, operator_python) as stack:
         admin = stack.admin()
         os.environ.update(stack.emulator.env)  # for the baseline's DefaultAzureCredential
         fleet = Fleet(stack, n)
@@ -136,6 +150,8 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         peer_duplicates = sum(max(0, c - 1) for c in versions_per_agent(admin, "peer-").values())
         operator_rss = max(stack.sampler.peak_rss_mb, peak_rss_mb(pid) or 0.0)
         operator_cpu = stack.sampler.cpu_seconds
+        operator_python_used = str(stack.interpreter.python)
+        operator_package = str(stack.operator_package)
 
     seconds_to_ready = create_times[-1] if all_ready and create_times else float("nan")
     baseline_total = baseline[-1] / k * n if baseline else float("nan")
@@ -190,6 +206,10 @@ def run(params: Params, out: Path) -> dict[str, Any]:
         "physical_bound_seconds": round(bound, 2),
         "bound_ratio": round(seconds_to_ready / bound, 2),
         "plot": str(plot) if plot else None,
+        # Which interpreter ran the operator, and where its code came from: the bench
+        # virtualenv (the image's packages) unless --operator-python chose another.
+        "operator_python": operator_python_used,
+        "operator_package": operator_package,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // 2**30} GiB",
         **{f"param_{key}": value for key, value in asdict(params).items()},
@@ -199,8 +219,12 @@ def run(params: Params, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    params, out = parse(argv)
-    result = run(params, out)
+    params, out, operator_python = parse(argv)
+    try:
+        result = run(params, out, operator_python)
+    except OperatorVenvError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(dump(result), flush=True)
     ok = result["ready"] == params.agents and result["duplicate_versions"] == 0
     ok = ok and result["leftover_versions"] == 0

@@ -27,6 +27,7 @@ from .harness import (
     running_stack,
     versions_per_agent,
 )
+from .operator_venv import ENV_VAR, OperatorVenvError
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -139,12 +140,16 @@ SCENARIOS: dict[str, tuple[Callable[[Stack, Report], None], dict[str, Any]]] = {
 }
 
 
-def run_one(name: str, agents: int, out: Path, base: Params) -> Report:
+def run_one(
+    name: str, agents: int, out: Path, base: Params, operator_python: Path | None = None
+) -> Report:
     fn, overrides = SCENARIOS[name]
     params = Params(**{**base.__dict__, "agents": agents, **overrides})
     report = Report(name, agents)
     log(f"scenario {name}: {agents} agents")
-    with running_stack(out / f"scenario-{name}-{int(time.time())}", params) as stack:
+    root = out / f"scenario-{name}-{int(time.time())}"
+    with running_stack(root, params, operator_python) as stack:
+        report.figures["operator_python"] = str(stack.interpreter.python)
         fn(stack, report)
     return report
 
@@ -158,12 +163,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=50)
     p.add_argument("--provisioning", type=float, default=2)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--operator-python",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"run the operator with this interpreter instead of the bench virtualenv's "
+        f"(${ENV_VAR} does the same)",
+    )
     a = p.parse_args(argv)
     base = Params(
         latency_ms=a.latency_ms, provisioning_seconds=a.provisioning, deadline_seconds=600
     )
     names = list(SCENARIOS) if a.scenario == "all" else [a.scenario]
-    reports = [run_one(name, a.agents, a.out, base) for name in names]
+    try:
+        reports = [run_one(name, a.agents, a.out, base, a.operator_python) for name in names]
+    except OperatorVenvError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     summary = {r.scenario: {"passed": r.passed, "checks": r.checks, **r.figures} for r in reports}
     print(dump(summary), flush=True)
     return 0 if all(r.passed for r in reports) else 1

@@ -9,6 +9,7 @@ never for speed: speed is what `make bench` measures.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +77,14 @@ def test_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> None:
         "peer_peak_rss_mb",
         "ratio_to_async_peer",
         "param_latency_ms",
+        "operator_python",
+        "operator_package",
     ):
         assert key in result, key
+    if "BENCH_OPERATOR_PYTHON" not in os.environ:
+        # The operator ran from the bench virtualenv (the image's packages), not this one.
+        assert result["operator_python"] != sys.executable
+        assert "/bench-venv-" in result["operator_package"], result["operator_package"]
     assert result["ready"] == 5
     # Creating, polling and routing: at least three calls each, for both.
     assert result["foundry_calls_per_agent"] >= 3
