@@ -28,6 +28,7 @@ from foundry_operator.api.reserved import (
     USER_METADATA_MAX_PAIRS,
 )
 from foundry_operator.api.rules import CrdModel, Rule, k8s_extra
+from foundry_operator.api.traffic import Probe, Rollout
 
 CPU_MIN, CPU_MAX = "250m", "4"
 MEMORY_MIN, MEMORY_MAX = "512Mi", "8Gi"
@@ -519,6 +520,17 @@ class HostedAgentSpec(CrdModel):
         le=REVISION_HISTORY_LIMIT_MAX,
         description="How many older versions created by this HostedAgent to keep in Foundry "
         "besides the serving one. Default 3.",
+    )
+    probe: Probe | None = Field(
+        default=None,
+        description="A question each new version must answer through the Responses protocol "
+        "before it takes traffic, asked again of the serving version every periodSeconds. "
+        "Unset: a version is Ready when Foundry says it is active.",
+    )
+    rollout: Rollout | None = Field(
+        default=None,
+        description="Steps in which a new version takes the traffic from the serving one. "
+        "Unset: all at once.",
     )
 
     # Uniqueness for protocols and env is enforced by the apiserver through list-type map;
