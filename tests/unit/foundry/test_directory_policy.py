@@ -25,6 +25,7 @@ from foundry_operator.foundry.directory_policy import (
     size_after,
     verdict,
 )
+from foundry_operator.settings import Settings
 
 
 def _listing(*names: str, finished: bool = True, unnamed: bool = False) -> Listing:
@@ -43,7 +44,8 @@ def test_a_listing_is_chosen_only_when_it_costs_no_more_calls_than_the_gets() ->
     assert choose(32, expected=10) is Way.LIST
 
 
-def test_a_minimum_batch_of_one_lists_for_a_single_question() -> None:
+def test_the_minimum_batch_is_a_setting_and_one_lists_for_a_single_question() -> None:
+    assert Settings(project_endpoint="x").directory_min_batch == MIN_BATCH
     assert choose(1, expected=1, min_batch=1) is Way.LIST
     assert choose(1, expected=2, min_batch=1) is Way.GET
 
