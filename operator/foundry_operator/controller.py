@@ -28,6 +28,8 @@ from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
 from .api.status import HostedAgentStatus, Phase
 from .foundry.client import FoundryClient, FoundryError
+from .foundry.directory import AgentDirectory
+from .foundry.directory_policy import MIN_BATCH, is_brand_new
 from .kube.env import EnvResolver, Ref, references
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
@@ -121,12 +123,20 @@ def parse_spec(resource: Resource) -> tuple[HostedAgentSpec, str] | Failure:
 
 
 class Reconciler:
-    """Everything one reconcile needs that outlives it: the Foundry client, the env
-    resolver, and the per-agent-name locks."""
+    """Everything one reconcile needs that outlives it: the Foundry client, the agent
+    directory, the env resolver, and the per-agent-name locks."""
 
-    def __init__(self, foundry: FoundryClient, env: EnvResolver) -> None:
+    def __init__(
+        self, foundry: FoundryClient, env: EnvResolver, *, directory_min_batch: int = MIN_BATCH
+    ) -> None:
         self.foundry = foundry
         self.env = env
+        # First looks of brand-new HostedAgents, answered many at a time (None: one GET each).
+        self.directory = (
+            AgentDirectory(foundry, min_batch=directory_min_batch)
+            if directory_min_batch > 0
+            else None
+        )
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def release_agent(self, agent: str) -> None:
@@ -243,10 +253,16 @@ class Reconciler:
         return self._finish(resource, previous, report, Look.SETTLED, "failed")
 
     async def _observe(
-        self, owner: str, spec_hash: str, agent: str
+        self, owner: str, spec_hash: str, agent: str, previous: HostedAgentStatus
     ) -> tuple[list[VersionInfo], AgentInfo | None]:
-        """What Foundry holds, with one read when the agent's details settle it."""
-        info = await self.foundry.get_agent(agent)
+        """What Foundry holds, with one read when the agent's details settle it. The first
+        look of a HostedAgent that never had a version asks the directory, which answers
+        "no such agent" for many new names with one listing; any other answer it gives is
+        the same GET as here, so ownership and conflicts are judged as always."""
+        if self.directory is not None and is_brand_new(previous):
+            info = await self.directory.get_agent(agent)
+        else:
+            info = await self.foundry.get_agent(agent)
         if info is None:
             return [], None
         latest = decisive_latest(owner, spec_hash, info)
@@ -264,7 +280,7 @@ class Reconciler:
         secrets: tuple[str, ...],
     ) -> Outcome:
         owner = resource.owner
-        versions, agent_info = await self._observe(owner, desired.spec_hash, agent)
+        versions, agent_info = await self._observe(owner, desired.spec_hash, agent, previous)
         complete = len(versions) != 1 or agent_info is None or agent_info.latest is None
         events: list[Event] = []
         for _ in range(_MAX_STEPS):

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         le=1024,
         description="reconciles in flight at once; 0 means twice maxConcurrency",
     )
+    directory_min_batch: int = Field(
+        default=4,
+        ge=0,
+        le=1024,
+        description="fewest new agents whose existence checks share one listing of the "
+        "project's agents instead of a GET each; 0 turns the listing off",
+    )
     resync_seconds: float = Field(
         default=600.0, gt=0, description="period of the drift check of a settled object"
     )

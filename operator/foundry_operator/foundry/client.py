@@ -47,6 +47,8 @@ QUICK_RETRIES = 2
 # A Retry-After longer than this is left to the engine's backoff (no slot held, no task
 # parked for minutes inside one reconcile).
 QUICK_RETRY_MAX_SECONDS = 5.0
+# The largest page of a list Foundry serves.
+LIST_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,17 @@ class FoundryError(Exception):
         where = f"HTTP {self.status}" if self.status else "no response"
         code = f" {self.code}" if self.code else ""
         return f"{self.operation}: {where}{code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AgentNamesPage:
+    """One page of the project's agents, reduced to their names."""
+
+    names: tuple[str, ...]
+    # Entries that came without a name: whatever they are, no name is absent for sure.
+    unnamed: int
+    # The cursor of the next page; None on the last one.
+    after: str | None
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:
@@ -275,6 +288,33 @@ class FoundryClient:
             return _agent_info(agent, raw)
 
         return await self._call("get_agent", fetch)
+
+    async def list_agent_names(
+        self, after: str | None = None, *, sending: Callable[[], None] | None = None
+    ) -> AgentNamesPage:
+        """One page (of :data:`LIST_PAGE_SIZE`) of every agent in the project, of any kind
+        (a name is taken whatever its agent's kind), from the cursor ``after``. One page is
+        one call: each holds a slot only for its own request, is retried on its own, and is
+        counted as ``list_agents``. ``sending`` is called once the slot is held, just before
+        the request goes out (and again before a retry)."""
+
+        async def fetch() -> AgentNamesPage:
+            if sending is not None:
+                sending()
+            pager = self._client.agents.list(limit=LIST_PAGE_SIZE).by_page(continuation_token=after)
+            page = await anext(pager)  # a page iterator always sends its first request
+            names: list[str] = []
+            unnamed = 0
+            async for item in page:
+                name = item.get("name") or item.get("id")
+                if isinstance(name, str) and name:
+                    names.append(name)
+                else:
+                    unnamed += 1
+            cursor = getattr(pager, "continuation_token", None)
+            return AgentNamesPage(tuple(names), unnamed, cursor or None)
+
+        return await self._call("list_agents", fetch)
 
     async def route(self, agent: str, version: str, protocols: list[str]) -> AgentInfo | None:
         """Send 100 % of the agent endpoint's traffic to ``version``; the agent as Foundry
