@@ -64,7 +64,9 @@ class Runtime:
                 raise
 
         engine = Engine(
-            Reconciler(foundry, EnvResolver(kube)),
+            Reconciler(
+                foundry, EnvResolver(kube), directory_min_batch=settings.directory_min_batch
+            ),
             StatusWriter(kube),
             EventRecorder(kube),
             refs,
