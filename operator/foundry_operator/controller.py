@@ -26,10 +26,11 @@ from . import metrics
 from .api.reserved import METADATA_SPEC_HASH
 from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
-from .api.status import HostedAgentStatus, Phase
+from .api.status import HostedAgentStatus, Phase, ProbeStatus, RolloutStatus
 from .foundry.client import FoundryClient, FoundryError
 from .foundry.directory import AgentDirectory
 from .foundry.directory_policy import MIN_BATCH, is_brand_new
+from .foundry.probe import ProbeResult
 from .kube.env import EnvResolver, Ref, references
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
@@ -50,7 +51,17 @@ from .reconcile.plan import (
     plan,
     serving_version,
 )
-from .reconcile.report import Event, Report, build_status, load_status, transition_events
+from .reconcile.report import (
+    KEEP,
+    Event,
+    Keep,
+    Report,
+    build_status,
+    load_status,
+    transition_events,
+)
+from .reconcile.rollout import Move, Progress, Step, previous_version
+from .reconcile.rollout import decide as decide_rollout
 
 log = logging.getLogger("foundry_operator.controller")
 
@@ -138,6 +149,9 @@ class Reconciler:
             else None
         )
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # (agent, version) -> monotonic time of its last passing probe. Kept in memory, not in
+        # status, so a fleet at rest writes nothing between probes; a restart asks once more.
+        self._probed: dict[tuple[str, str], float] = {}
 
     def release_agent(self, agent: str) -> None:
         lock = self._agent_locks.get(agent)
@@ -300,6 +314,7 @@ class Reconciler:
                 target=target,
                 serving=decision.serving,
                 ours=decision.ours if complete else _merge_known(previous, decision.ours),
+                traffic=dict(agent_info.routing) if agent_info is not None else None,
             )
 
             if decision.action is Action.CONFLICT:
@@ -328,9 +343,23 @@ class Reconciler:
             if decision.action is Action.ROUTE:
                 assert target is not None
                 _observe_provisioning(previous, target)
-                routed = await self.foundry.route(
-                    agent, target.version, [p.protocol.value for p in spec.protocols]
-                )
+                routing = dict(agent_info.routing) if agent_info is not None else {}
+                if not complete and any(v != target.version for v in routing):
+                    # Traffic is shared: the full list says which of those versions are ours.
+                    versions = await self.foundry.list_versions(agent)
+                    complete = True
+                    continue
+                if drift is None:
+                    rolled = await self._roll(
+                        resource, previous, spec, agent, desired, decision, routing, base, events
+                    )
+                    if isinstance(rolled, Outcome):
+                        return rolled
+                    routed = rolled
+                else:  # traffic moved away from a version that served: put it back at once
+                    routed = await self.foundry.route(
+                        agent, target.version, [p.protocol.value for p in spec.protocols]
+                    )
                 log.info("routed all traffic to version %s", target.version, extra=extra)
                 agent_info = routed or AgentInfo(
                     name=agent, routing={target.version: 100}, latest=target
@@ -389,15 +418,288 @@ class Reconciler:
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
             # READY: retention last, so the serving version is settled before anything goes.
+            assert target is not None
+            checked = await self._probe_serving(resource, previous, spec, agent, target, report)
+            if isinstance(checked, Outcome):
+                return checked
+            report, look, wait = checked
             report = await self._prune(resource, report, spec, agent, decision, extra)
-            report = replace(report, phase=Phase.READY)
-            return self._finish(resource, previous, report, Look.SETTLED, "ready")
+            report = replace(report, phase=Phase.READY, rollout=None)
+            return self._finish(resource, previous, report, look, "ready", wait)
 
         # Only reached if Foundry keeps changing under us; look again soon.
         report = Report(
             Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events)
         )
         return self._finish(resource, previous, report, Look.POLL, "progressing")
+
+    async def _ask(self, spec: HostedAgentSpec, agent: str, version: str) -> ProbeResult:
+        assert spec.probe is not None
+        result = await self.foundry.probe(
+            agent,
+            version,
+            prompt=spec.probe.input,
+            expect=spec.probe.expect,
+            seconds=float(spec.probe.timeout_seconds),
+        )
+        if result.passed:
+            self._probed[(agent, version)] = time.monotonic()
+        else:
+            self._probed.pop((agent, version), None)
+        return result
+
+    def _probe_record(
+        self, previous: HostedAgentStatus, version: str, result: ProbeResult, now: datetime
+    ) -> ProbeStatus:
+        """status.probe, whose time moves only when the outcome does (no churn at rest)."""
+        old = previous.probe
+        message = clean_message(result.message)[:1024]
+        if old is not None and old.version == version and old.passed == result.passed:
+            return ProbeStatus(
+                version=version,
+                passed=result.passed,
+                message=old.message if result.passed else message,
+                last_transition_time=old.last_transition_time,
+            )
+        return ProbeStatus(
+            version=version,
+            passed=result.passed,
+            message=message,
+            last_transition_time=now.replace(microsecond=0),
+        )
+
+    def _probe_events(self, version: str, result: ProbeResult) -> list[Event]:
+        if result.passed or not result.logs:
+            return []
+        tail = "\n".join(result.logs[-10:])
+        return [
+            Event(
+                "Warning",
+                "AgentLogs",
+                f"Last log lines of version {version} after {result.reason}:\n{tail}",
+            )
+        ]
+
+    async def _probe_serving(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        target: VersionInfo,
+        report: Report,
+    ) -> Outcome | tuple[Report, Look, float | None]:
+        """A serving version is asked again every probe period; a failed answer makes the
+        HostedAgent not Ready (traffic stays: there is nothing better to send it to)."""
+        probe = spec.probe
+        if probe is None:
+            return replace(report, probe=None), Look.SETTLED, None
+        period = float(probe.period_seconds)
+        last = self._probed.get((agent, target.version))
+        fresh = last is not None and (period == 0 or time.monotonic() - last < period)
+        settled_once = (
+            period == 0
+            and previous.probe is not None
+            and previous.probe.passed
+            and previous.probe.version == target.version
+        )
+        if (
+            fresh
+            and not settled_once
+            and (
+                previous.probe is None
+                or previous.probe.version != target.version
+                or not previous.probe.passed
+            )
+        ):
+            # It answered before it took the traffic (in an earlier step of this look).
+            report = replace(
+                report,
+                probe=ProbeStatus(
+                    version=target.version,
+                    passed=True,
+                    message="answered before taking traffic",
+                    last_transition_time=_now().replace(microsecond=0),
+                ),
+            )
+        if not fresh and not settled_once:
+            result = await self._ask(spec, agent, target.version)
+            record = self._probe_record(previous, target.version, result, _now())
+            if not result.passed:
+                failure = Failure(
+                    Reason(result.reason),
+                    result.reason,
+                    f"version {target.version}: {result.message}",
+                )
+                failed = replace(
+                    report,
+                    phase=Phase.PROVISIONING,
+                    failure=failure,
+                    probe=record,
+                    events=(*report.events, *self._probe_events(target.version, result)),
+                )
+                return self._finish(resource, previous, failed, Look.RETRY, "retry")
+            report = replace(report, probe=record)
+            last = time.monotonic()
+        if period == 0 or last is None:
+            return report, Look.SETTLED, None
+        return report, Look.HOLD, max(1.0, period - (time.monotonic() - last))
+
+    async def _roll(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        desired: DesiredVersion,
+        decision: Plan,
+        routing: Mapping[str, int],
+        base: Report,
+        events: list[Event],
+    ) -> Outcome | AgentInfo | None:
+        """Move traffic to the plan's target the way spec.rollout and spec.probe ask. Returns
+        the agent once the target has all the traffic, or the Outcome of this look."""
+        target = decision.target
+        assert target is not None
+        protocols = [p.protocol.value for p in spec.protocols]
+        ours = [v.version for v in decision.ours]
+        before = previous_version(routing, target.version, ours)
+        state = previous.rollout
+        if (
+            state is not None
+            and state.aborted
+            and state.version == target.version
+            and state.spec_hash == desired.spec_hash
+        ):
+            # Aborted for this spec: say so again, move nothing until a person asks.
+            failure = Failure(
+                Reason.ROLLOUT_ABORTED,
+                "RolloutAborted",
+                f"the rollout of version {target.version} was aborted",
+            )
+            report = replace(base, phase=Phase.FAILED, failure=failure, events=tuple(events))
+            return self._finish(resource, previous, report, Look.SETTLED, "failed")
+        progress = (
+            Progress(state.version, state.step, state.step_started_at)
+            if state is not None and not state.aborted
+            else None
+        )
+        steps = [Step(w, p) for w, p in spec.rollout.ordered()] if spec.rollout else []
+        result: ProbeResult | None = None
+        passed: bool | None = None
+        if spec.probe is not None and (agent, target.version) in self._probed and not steps:
+            passed = True  # answered moments ago (e.g. a look cut short by a conflict)
+        for _ in range(3):
+            move = decide_rollout(
+                target=target.version,
+                previous=before,
+                routing=routing,
+                steps=steps,
+                progress=progress,
+                now=_now(),
+                probe=spec.probe is not None,
+                probe_passed=passed,
+            )
+            if move.move is Move.PROBE:
+                result = await self._ask(spec, agent, target.version)
+                passed = result.passed
+                continue
+            record: ProbeStatus | Keep | None = (
+                self._probe_record(previous, target.version, result, _now())
+                if result is not None
+                else KEEP
+            )
+            if move.move in (Move.DONE, Move.SHIFT) and (
+                move.weights is None or move.weights.get(target.version, 0) >= 100
+            ):
+                routed = (
+                    await self.foundry.route(agent, target.version, protocols)
+                    if move.move is Move.SHIFT
+                    else None
+                )
+                return routed
+            if move.move is Move.SHIFT:
+                assert move.weights is not None and move.progress is not None
+                routed = await self.foundry.route_weights(agent, move.weights, protocols)
+                log.info(
+                    "rollout of version %s: %s",
+                    target.version,
+                    move.message,
+                    extra=_agent_extra(resource, agent, target.version),
+                )
+                events.append(
+                    Event("Normal", "RollingOut", f"Version {target.version}: {move.message}")
+                )
+                pause = steps[move.progress.step].pause_seconds
+                report = replace(
+                    base,
+                    reason=StateReason.ROLLING_OUT,
+                    message=f"Version {target.version}: {move.message}",
+                    traffic=dict(routed.routing) if routed is not None else dict(move.weights),
+                    rollout=_rollout_status(move.progress, desired.spec_hash),
+                    probe=record,
+                    events=tuple(events),
+                )
+                return self._finish(resource, previous, report, Look.HOLD, "progressing", pause)
+            if move.move is Move.HOLD:
+                assert move.progress is not None
+                report = replace(
+                    base,
+                    reason=StateReason.ROLLING_OUT,
+                    message=f"Version {target.version}: {move.message}",
+                    rollout=_rollout_status(move.progress, desired.spec_hash),
+                    probe=record,
+                    events=tuple(events),
+                )
+                return self._finish(resource, previous, report, Look.HOLD, "progressing", move.wait)
+            # ABORT: the probe failed.
+            assert result is not None
+            probe_events = self._probe_events(target.version, result)
+            if before is None or move.weights is None:
+                # Nothing served before: not Ready, asked again with backoff.
+                failure = Failure(
+                    Reason(result.reason),
+                    result.reason,
+                    f"version {target.version}: {result.message}",
+                )
+                report = replace(
+                    base,
+                    failure=failure,
+                    probe=record,
+                    events=(*events, *probe_events),
+                )
+                return self._finish(resource, previous, report, Look.RETRY, "retry")
+            routed = await self.foundry.route_weights(agent, move.weights, protocols)
+            log.warning(
+                "rollout of version %s aborted (%s); all traffic back to version %s",
+                target.version,
+                result.reason,
+                before,
+                extra=_agent_extra(resource, agent, target.version),
+            )
+            failure = Failure(
+                Reason.ROLLOUT_ABORTED,
+                "RolloutAborted",
+                f"version {target.version} failed its probe ({result.reason}: "
+                f"{result.message}); all traffic went back to version {before}",
+            )
+            report = replace(
+                base,
+                phase=Phase.FAILED,
+                failure=failure,
+                serving=before,
+                traffic=dict(routed.routing) if routed is not None else {before: 100},
+                rollout=RolloutStatus(
+                    version=target.version,
+                    step=progress.step if progress is not None else -1,
+                    aborted=True,
+                    spec_hash=desired.spec_hash,
+                ),
+                probe=record,
+                events=(*events, *probe_events),
+            )
+            return self._finish(resource, previous, report, Look.SETTLED, "failed")
+        raise AssertionError("the rollout decides within three moves")
 
     def _conflict(
         self,
@@ -583,3 +885,12 @@ def drift_event(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> 
             "operator; routing it back",
         )
     return None
+
+
+def _rollout_status(progress: Progress, spec_hash: str) -> RolloutStatus:
+    return RolloutStatus(
+        version=progress.version,
+        step=progress.step,
+        step_started_at=progress.since.replace(microsecond=0) if progress.since else None,
+        spec_hash=spec_hash,
+    )

@@ -73,6 +73,12 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
         "jsonPath": ".status.servingVersion",
         "description": "Foundry version receiving traffic",
     },
+    {
+        "name": "Traffic",
+        "type": "string",
+        "jsonPath": ".status.trafficSummary",
+        "description": "How traffic is split between versions",
+    },
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {
         "name": "Ready",

@@ -93,6 +93,42 @@ class VersionRecord(CrdModel):
     )
 
 
+class TrafficShare(CrdModel):
+    """The share of the agent endpoint's traffic one version receives."""
+
+    version: str = Field(max_length=64, description="Foundry version identifier.")
+    weight: int = Field(ge=0, le=100, description="Percent of the traffic it receives.")
+
+
+class RolloutStatus(CrdModel):
+    """Where a progressive rollout (spec.rollout) stands."""
+
+    version: str = Field(max_length=64, description="The version taking over the traffic.")
+    step: int = Field(
+        ge=-1, le=16, description="Index of the step in effect (in order of weight); -1 before any."
+    )
+    step_started_at: datetime | None = Field(
+        default=None, description="When the current step's share was routed."
+    )
+    aborted: bool = Field(
+        default=False,
+        description="True when the rollout was aborted and traffic sent back; it is not "
+        "tried again for the same spec until the spec or the retry annotation changes.",
+    )
+    spec_hash: str | None = Field(
+        default=None, max_length=64, description="Spec hash of the version being rolled out."
+    )
+
+
+class ProbeStatus(CrdModel):
+    """The latest probe of a version (spec.probe) whose outcome changed."""
+
+    version: str = Field(max_length=64, description="The version that was asked.")
+    passed: bool = Field(description="Whether its answer passed.")
+    message: str = Field(max_length=1024, description="The answer, or what went wrong.")
+    last_transition_time: datetime = Field(description="When the outcome last changed.")
+
+
 class HostedAgentStatus(CrdModel):
     """Observed state of the hosted agent, written by the operator."""
 
@@ -142,3 +178,19 @@ class HostedAgentStatus(CrdModel):
         description="Recent versions created by this HostedAgent, newest first.",
         json_schema_extra=k8s_extra(list_type="atomic"),
     )
+    traffic: list[TrafficShare] = Field(
+        default_factory=list,
+        max_length=16,
+        description="How the agent endpoint splits traffic between versions, as Foundry last "
+        "reported it.",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+    traffic_summary: str | None = Field(
+        default=None,
+        max_length=256,
+        description='The split in one line for kubectl get, e.g. "3:90% 4:10%".',
+    )
+    rollout: RolloutStatus | None = Field(
+        default=None, description="The progressive rollout in flight or last aborted."
+    )
+    probe: ProbeStatus | None = Field(default=None, description="The latest probe outcome.")

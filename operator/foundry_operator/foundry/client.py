@@ -24,6 +24,7 @@ from azure.ai.projects.models import (
     FixedRatioVersionSelectionRule,
     HostedAgentDefinition,
     ProtocolConfiguration,
+    VersionSelectionRule,
     VersionSelector,
 )
 from azure.core.credentials_async import AsyncTokenCredential
@@ -39,6 +40,7 @@ from azure.core.pipeline.transport import AioHttpTransport
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
 from ..reconcile.observed import AgentInfo, VersionInfo
+from .probe import ProbeResult, probe_version
 
 T = TypeVar("T")
 
@@ -317,26 +319,44 @@ class FoundryClient:
         return await self._call("list_agents", fetch)
 
     async def route(self, agent: str, version: str, protocols: list[str]) -> AgentInfo | None:
-        """Send 100 % of the agent endpoint's traffic to ``version``; the agent as Foundry
+        """Send 100 % of the agent endpoint's traffic to ``version``."""
+        return await self.route_weights(agent, {version: 100}, protocols)
+
+    async def route_weights(
+        self, agent: str, weights: Mapping[str, int], protocols: list[str]
+    ) -> AgentInfo | None:
+        """Split the agent endpoint's traffic by FixedRatio rules; the agent as Foundry
         answered (None if the answer could not be read as AgentDetails)."""
+        rules: list[VersionSelectionRule] = [
+            FixedRatioVersionSelectionRule(agent_version=v, traffic_percentage=pct)
+            for v, pct in weights.items()
+            if pct > 0
+        ]
 
         async def patch() -> AgentInfo | None:
             raw = await self._client.agents.update_details(
                 agent,
                 agent_endpoint=AgentEndpointConfig(
-                    version_selector=VersionSelector(
-                        version_selection_rules=[
-                            FixedRatioVersionSelectionRule(
-                                agent_version=version, traffic_percentage=100
-                            )
-                        ]
-                    ),
+                    version_selector=VersionSelector(version_selection_rules=rules),
                     protocol_configuration=ProtocolConfiguration({p: {} for p in protocols}),
                 ),
             )
             return _agent_info(agent, raw) if isinstance(raw, Mapping) else None
 
         return await self._call("update_details", patch)
+
+    async def probe(
+        self, agent: str, version: str, *, prompt: str, expect: str | None, seconds: float
+    ) -> ProbeResult:
+        """Ask ``version`` through the Responses protocol. It holds no Foundry slot: an
+        answer may take its whole timeout, and the management calls must not wait for it."""
+        started = time.monotonic()
+        result = await probe_version(
+            self._client, agent, version, prompt=prompt, expect=expect, seconds=seconds
+        )
+        metrics.FOUNDRY_REQUESTS.labels("probe", "ok" if result.passed else "failed").inc()
+        metrics.FOUNDRY_LATENCY.labels("probe").observe(time.monotonic() - started)
+        return result
 
     async def delete_agent(self, agent: str) -> bool:
         async def delete() -> bool:

@@ -37,6 +37,7 @@ class StateReason(StrEnum):
     PENDING = "Pending"
     VERSION_CREATING = "VersionCreating"
     VERSION_ACTIVE = "VersionActive"
+    ROLLING_OUT = "RollingOut"  # traffic is moving to the new version in steps
     DELETING = "Deleting"
     AS_EXPECTED = "AsExpected"
 

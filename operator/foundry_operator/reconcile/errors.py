@@ -41,6 +41,9 @@ class Reason(StrEnum):
     VERSION_FAILED = "VersionFailed"
     CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"
     AGENT_DISABLED = "AgentDisabled"
+    PROBE_FAILED = "ProbeFailed"
+    AGENT_NOT_RESPONDING = "AgentNotResponding"
+    ROLLOUT_ABORTED = "RolloutAborted"
 
     @property
     def transient(self) -> bool:
@@ -173,6 +176,26 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         True,
         "The Foundry agent is disabled, so it serves nothing: enable it in Foundry "
         "(POST /agents/<name>:enable).",
+    ),
+    Reason.PROBE_FAILED: ReasonInfo(
+        True,
+        True,
+        "The version answered spec.probe.input, but not as spec.probe.expect asks: fix the "
+        "agent (or the probe) and apply a new image; the operator asks again with backoff.",
+    ),
+    Reason.AGENT_NOT_RESPONDING: ReasonInfo(
+        True,
+        True,
+        "Foundry reports the version active but its container does not answer: read the log "
+        "lines in the HostedAgent's Events (a crash at start, a missing environment "
+        "variable); the operator asks again with backoff.",
+    ),
+    Reason.ROLLOUT_ABORTED: ReasonInfo(
+        False,
+        True,
+        "The new version failed its probe during the rollout and all traffic went back to "
+        "the previous version: fix the agent and apply a new spec, or set the retry "
+        "annotation to try this one again.",
     ),
 }
 

@@ -21,6 +21,7 @@ class Look(StrEnum):
     POLL = "poll"  # Foundry is creating a version: look again soon
     RETRY = "retry"  # a call failed in a way that may pass: back off
     DONE = "done"  # the object is released (deleted): no further look
+    HOLD = "hold"  # a planned wait (a rollout step's pause, the next probe): after exactly T
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ def next_look(
     """Seconds until the next look (None: none) and the counters to keep."""
     if look is Look.DONE:
         return None, Counters()
+    if look is Look.HOLD:
+        # The wait the reconcile asked for, never longer than a resync: drift is still checked.
+        wait = retry_after if retry_after is not None else timing.resync
+        return min(max(wait, 1.0), timing.resync), Counters()
     if look is Look.POLL:
         return poll_delay(counters.polls, timing, rand), Counters(polls=counters.polls + 1)
     if look is Look.RETRY:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from ..api.reserved import spec_hash_of
 from ..api.status import (
@@ -19,6 +19,9 @@ from ..api.status import (
     HostedAgentStatus,
     LastError,
     Phase,
+    ProbeStatus,
+    RolloutStatus,
+    TrafficShare,
     VersionRecord,
 )
 from .conditions import StateReason, apply_phase
@@ -31,6 +34,13 @@ class Event:
     type: str  # Normal or Warning
     reason: str
     message: str
+
+
+class Keep:
+    """Marks a Report field that leaves status as it was."""
+
+
+KEEP: Final = Keep()
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,28 @@ class Report:
     serving: str | None = None
     ours: Sequence[VersionInfo] = ()
     events: tuple[Event, ...] = field(default=())
+    # The endpoint's split as Foundry last answered (None: not looked at, keep what status has)
+    traffic: Mapping[str, int] | None = None
+    # status.rollout and status.probe as they should be now (KEEP: unchanged)
+    rollout: RolloutStatus | Keep | None = KEEP
+    probe: ProbeStatus | Keep | None = KEEP
+
+
+def traffic_shares(routing: Mapping[str, int]) -> list[TrafficShare]:
+    """The split, largest share first (then newest version first)."""
+    ordered = sorted(
+        ((pct, v) for v, pct in routing.items() if pct > 0),
+        key=lambda item: (-item[0], -_number(item[1])),
+    )
+    return [TrafficShare(version=v, weight=pct) for pct, v in ordered]
+
+
+def traffic_summary(shares: Sequence[TrafficShare]) -> str | None:
+    return " ".join(f"{s.version}:{s.weight}%" for s in shares) or None
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else 0
 
 
 def load_status(raw: Mapping[str, Any] | None) -> HostedAgentStatus:
@@ -92,6 +124,7 @@ def build_status(
         message=message,
     )
     target = report.target
+    traffic = traffic_shares(report.traffic) if report.traffic is not None else previous.traffic
     return HostedAgentStatus(
         observed_generation=generation,
         agent_name=report.agent_name,
@@ -108,6 +141,10 @@ def build_status(
             else None
         ),
         versions=_history(report.ours) if report.ours else previous.versions,
+        traffic=traffic,
+        traffic_summary=traffic_summary(traffic),
+        rollout=previous.rollout if isinstance(report.rollout, Keep) else report.rollout,
+        probe=previous.probe if isinstance(report.probe, Keep) else report.probe,
     )
 
 

@@ -104,6 +104,9 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         Reason.CONFLICT,
         Reason.SECRET_NOT_FOUND,
         Reason.CREDENTIAL_UNAVAILABLE,
+        # a version that does not answer (yet) is asked again with backoff
+        Reason.PROBE_FAILED,
+        Reason.AGENT_NOT_RESPONDING,
     }
 
 
