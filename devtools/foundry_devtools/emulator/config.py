@@ -223,7 +223,8 @@ class PagingSettings(_Section):
 class ResponsesSettings(_Section):
     disabled_status: int = Field(default=403, ge=400, le=599)
     not_ready_status: int = Field(default=503, ge=400, le=599)
-    failed_status: int = Field(default=409, ge=400, le=599)
+    # 400 agent_version_failed, as seen live (azure-dev #7515); also for new sessions.
+    failed_status: int = Field(default=400, ge=400, le=599)
     unknown_api_version_status: int = Field(default=404, ge=400, le=599)
     # Create (and remember) a session when a request names an unknown agent_session_id.
     create_missing_session: bool = True

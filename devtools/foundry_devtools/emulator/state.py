@@ -491,9 +491,21 @@ class ProjectState:
                 message,
                 headers={"Retry-After": str(wait)},
             )
+        if version.status is VersionStatus.FAILED:
+            # Seen live (azure-dev #7515) on an invocation: 400 agent_version_failed, the
+            # provisioning error's category in brackets. Sessions get the same answer.
+            error = version.error or {}
+            code = error.get("code", "ProvisioningFailed")
+            detail = error.get("message", "The version failed to provision.")
+            raise ApiError(
+                settings.failed_status,
+                "agent_version_failed",
+                f"Agent version provisioning failed: [{code}] {detail}",
+                headers={"x-should-retry": "false"},
+            )
         if version.status is not VersionStatus.ACTIVE:
             raise ApiError(
-                settings.failed_status if invocation else 409,
+                409,
                 "agent_version_not_active",
                 f"Version {version.number} of agent '{agent.name}' is {version.status.value} "
                 "and cannot serve requests.",

@@ -121,13 +121,16 @@ def test_a_failed_routed_version_refuses_requests_without_retries(
     project: AIProjectClient, admin: AdminClient, agent_name: str
 ) -> None:
     active_agent(project, agent_name)
-    admin.set_version_status(agent_name, "1", "failed")
-    before = admin.stats().count("responses", 409)
+    admin.set_version_status(
+        agent_name, "1", "failed", {"code": "ImageError", "message": "Failed to pull image."}
+    )
+    before = admin.stats().count("responses", 400)
     client = project.get_openai_client(agent_name=agent_name)
-    with pytest.raises(openai.ConflictError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(input="hi")
-    assert caught.value.code == "agent_version_not_active"
-    assert admin.stats().count("responses", 409) == before + 1
+    assert caught.value.code == "agent_version_failed"
+    assert "[ImageError] Failed to pull image." in caught.value.message
+    assert admin.stats().count("responses", 400) == before + 1
 
 
 def test_a_creating_version_answers_503_with_retry_after(

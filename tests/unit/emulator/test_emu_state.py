@@ -205,6 +205,20 @@ def test_sessions_need_an_enabled_agent_and_an_active_version() -> None:
     assert caught.value.code == "agent_disabled"
 
 
+def test_a_failed_version_answers_400_agent_version_failed_with_its_error() -> None:
+    state, clock = make_state()
+    state.create_version("a", request("acr.azurecr.io/does-not-exist:1"))
+    clock.now += 2
+    agent, version = state.get_version("a", "1")
+    for invocation in (True, False):
+        with pytest.raises(ApiError) as caught:
+            state.require_serving(agent, version, invocation=invocation)
+        assert (caught.value.status, caught.value.code) == (400, "agent_version_failed")
+        assert caught.value.message.startswith(
+            "Agent version provisioning failed: [image_pull_failed] Failed to pull image"
+        )
+
+
 def route_patch(*pairs: tuple[str, int]) -> dict[str, Any]:
     return {
         "agent_endpoint": {
