@@ -29,10 +29,16 @@ class IdenticalDefinitionPolicy(enum.StrEnum):
 
 
 class RoutedVersionDeletePolicy(enum.StrEnum):
-    """What deleting a version that the agent endpoint routes traffic to does (UNCONFIRMED)."""
+    """What deleting a version that the agent endpoint routes traffic to does.
 
-    REJECT = "reject"
+    With ``force=true`` the service deletes it (the SDK's own sample does so); without force
+    it is UNCONFIRMED. ``allow`` deletes either way, ``require_force`` answers 409
+    ``version_in_use`` unless forced, ``reject`` always answers 409 (the strictest reading).
+    """
+
     ALLOW = "allow"
+    REQUIRE_FORCE = "require_force"
+    REJECT = "reject"
 
 
 class FailureMode(enum.StrEnum):
@@ -192,7 +198,7 @@ class AuthSettings(_Section):
 class LifecycleSettings(_Section):
     provisioning_seconds: float = Field(default=1.0, ge=0)
     identical_definition: IdenticalDefinitionPolicy = IdenticalDefinitionPolicy.NEW_VERSION
-    delete_routed_version: RoutedVersionDeletePolicy = RoutedVersionDeletePolicy.REJECT
+    delete_routed_version: RoutedVersionDeletePolicy = RoutedVersionDeletePolicy.ALLOW
     # Live GETs were seen echoing `container_protocol_versions: []` next to protocol_versions.
     echo_container_protocol_versions: bool = True
 

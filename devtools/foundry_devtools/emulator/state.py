@@ -287,12 +287,21 @@ class ProjectState:
             )
         routed = label in {r.agent_version for r in _routing_rules(agent)}
         if routed:
-            if self.config.lifecycle.delete_routed_version is RoutedVersionDeletePolicy.REJECT:
+            policy = self.config.lifecycle.delete_routed_version
+            if policy is RoutedVersionDeletePolicy.REJECT or (
+                policy is RoutedVersionDeletePolicy.REQUIRE_FORCE and not force
+            ):
                 raise conflict(
                     "version_in_use",
                     f"Version {label} of agent '{name}' receives traffic from the agent "
-                    "endpoint's version_selector. Route traffic elsewhere first.",
+                    "endpoint's version_selector. Route traffic elsewhere first"
+                    + (
+                        "."
+                        if policy is RoutedVersionDeletePolicy.REJECT
+                        else ", or use force=true."
+                    ),
                 )
+            # The selector's rules for the version go; the others keep their proportions.
             agent.endpoint = _drop_route(agent.endpoint, label)
         for session_id in [s.session_id for s in agent.sessions.values() if s.version == label]:
             del agent.sessions[session_id]

@@ -106,6 +106,36 @@ def test_traffic_follows_the_version_selector(project: AIProjectClient, agent_na
     assert answers == {f"[{agent_name} v1": 70, f"[{agent_name} v2": 30}
 
 
+def route(project: AIProjectClient, name: str, *split: tuple[str, int]) -> None:
+    project.agents.update_details(
+        name,
+        agent_endpoint=AgentEndpointConfig(
+            version_selector=VersionSelector(
+                version_selection_rules=[
+                    FixedRatioVersionSelectionRule(agent_version=v, traffic_percentage=p)
+                    for v, p in split
+                ]
+            )
+        ),
+    )
+
+
+def test_a_routed_version_can_be_deleted_with_force_and_traffic_moves_on(
+    project: AIProjectClient, agent_name: str
+) -> None:
+    # What the SDK's own sample does: route 100 % to a version, then force-delete it.
+    active_agent(project, agent_name, versions=3)
+    route(project, agent_name, ("2", 80), ("3", 20))
+    deleted = project.agents.delete_version(agent_name, "3", force=True)
+    assert deleted.deleted
+    endpoint = project.agents.get(agent_name).agent_endpoint
+    assert endpoint is not None and endpoint.version_selector is not None
+    rules = endpoint.version_selector.version_selection_rules
+    assert [(r.agent_version, r.traffic_percentage) for r in rules] == [("2", 100)]
+    client = project.get_openai_client(agent_name=agent_name)
+    assert client.responses.create(input="x").output_text.startswith(f"[{agent_name} v2]")
+
+
 def test_a_disabled_agent_refuses_requests(project: AIProjectClient, agent_name: str) -> None:
     active_agent(project, agent_name)
     project.agents.disable(agent_name)

@@ -263,28 +263,70 @@ def test_without_a_selector_traffic_goes_to_the_latest_version() -> None:
     assert state.route("a").version.number == 3
 
 
-def test_deleting_a_routed_version_is_refused_by_default() -> None:
-    state, clock = make_state()
-    for _ in range(2):
-        state.create_version("a", request())
-    clock.now += 2
-    state.update_details("a", route_patch(("1", 50), ("2", 50)))
-    with pytest.raises(ApiError) as caught:
-        state.delete_version("a", "1", force=False)
-    assert (caught.value.status, caught.value.code) == (409, "version_in_use")
-
-
-def test_deleting_a_routed_version_can_be_allowed_and_reroutes() -> None:
-    config = EmulatorConfig()
-    config.lifecycle.delete_routed_version = RoutedVersionDeletePolicy.ALLOW
+def routed_state(config: EmulatorConfig | None = None) -> ProjectState:
     state, clock = make_state(config)
     for _ in range(3):
         state.create_version("a", request())
     clock.now += 2
     state.update_details("a", route_patch(("1", 50), ("2", 25), ("3", 25)))
-    state.delete_version("a", "1", force=False)
-    rules = state.get_agent("a").endpoint["version_selector"]["version_selection_rules"]  # type: ignore[index]
-    assert [(r["agent_version"], r["traffic_percentage"]) for r in rules] == [("2", 50), ("3", 50)]
+    return state
+
+
+def rules_of(state: ProjectState) -> list[tuple[str, int]]:
+    endpoint = state.get_agent("a").endpoint or {}
+    rules = (endpoint.get("version_selector") or {}).get("version_selection_rules") or []
+    return [(r["agent_version"], r["traffic_percentage"]) for r in rules]
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_deleting_a_routed_version_drops_its_rule_and_rescales_the_rest(force: bool) -> None:
+    state = routed_state()
+    state.delete_version("a", "1", force=force)
+    assert rules_of(state) == [("2", 50), ("3", 50)]
+    assert {state.route("a").version.number for _ in range(10)} == {2, 3}
+
+
+def test_deleting_the_only_routed_version_removes_the_selector() -> None:
+    state, clock = make_state()
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("2", 100)))
+    state.delete_version("a", "2", force=True)
+    assert "version_selector" not in (state.get_agent("a").endpoint or {})
+    assert state.route("a").version.number == 1
+
+
+def test_require_force_refuses_a_routed_delete_without_force_only() -> None:
+    config = EmulatorConfig()
+    config.lifecycle.delete_routed_version = RoutedVersionDeletePolicy.REQUIRE_FORCE
+    state = routed_state(config)
+    with pytest.raises(ApiError) as caught:
+        state.delete_version("a", "1", force=False)
+    assert (caught.value.status, caught.value.code) == (409, "version_in_use")
+    state.delete_version("a", "1", force=True)
+    assert rules_of(state) == [("2", 50), ("3", 50)]
+
+
+def test_reject_refuses_a_routed_delete_even_with_force() -> None:
+    config = EmulatorConfig()
+    config.lifecycle.delete_routed_version = RoutedVersionDeletePolicy.REJECT
+    state = routed_state(config)
+    for force in (False, True):
+        with pytest.raises(ApiError) as caught:
+            state.delete_version("a", "1", force=force)
+        assert (caught.value.status, caught.value.code) == (409, "version_in_use")
+    assert rules_of(state) == [("1", 50), ("2", 25), ("3", 25)]
+
+
+def test_active_sessions_still_block_a_routed_delete_without_force() -> None:
+    state = routed_state()
+    state.create_session("a", "1", "s1")
+    with pytest.raises(ApiError) as caught:
+        state.delete_version("a", "1", force=False)
+    assert (caught.value.status, caught.value.code) == (409, "active_sessions")
+    state.delete_version("a", "1", force=True)
+    assert rules_of(state) == [("2", 50), ("3", 50)]
 
 
 def test_merge_patch_keeps_fields_not_mentioned() -> None:
