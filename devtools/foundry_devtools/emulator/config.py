@@ -41,6 +41,15 @@ class RoutedVersionDeletePolicy(enum.StrEnum):
     REJECT = "reject"
 
 
+class TrafficSplit(enum.StrEnum):
+    """How requests without a session are spread over the FixedRatio rules."""
+
+    # Deterministic: any 100 consecutive requests split exactly as configured, interleaved.
+    ROTATION = "rotation"
+    # Weighted random draws from a per-agent generator seeded by ``routing.seed``.
+    RANDOM = "random"
+
+
 class FailureMode(enum.StrEnum):
     """How a matching failure rule surfaces."""
 
@@ -234,6 +243,17 @@ class ResponsesSettings(_Section):
     unknown_api_version_status: int = Field(default=404, ge=400, le=599)
     # Create (and remember) a session when a request names an unknown agent_session_id.
     create_missing_session: bool = True
+    # A disabled agent refuses every request by default; True serves requests that name an
+    # existing session (one reading of "existing sessions drain"), refusing the rest.
+    disabled_serves_existing_sessions: bool = False
+
+
+class RoutingSettings(_Section):
+    split: TrafficSplit = TrafficSplit.ROTATION
+    # Seed of the per-agent generators of ``split: random`` (each agent's draws are
+    # seeded by this value and the agent's name, so concurrent tests do not disturb
+    # each other's sequence).
+    seed: int = 0
 
 
 class LogStreamSettings(_Section):
@@ -254,6 +274,7 @@ class EmulatorConfig(_Section):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     log_stream: LogStreamSettings = Field(default_factory=LogStreamSettings)
     persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
     include_default_failure_rules: bool = True
@@ -282,6 +303,7 @@ RUNTIME_SECTIONS = frozenset(
         "limits",
         "paging",
         "responses",
+        "routing",
         "log_stream",
         "persistence",
         "api_versions",

@@ -378,10 +378,16 @@ class Emulator:
     async def responses(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["agent_name"]
         body = require_object(await _read_json(request), "body")
-        route = self.state.route(name)
         agent = self.state.get_agent(name)
-        version = route.version
-        self.state.require_serving(agent, version, invocation=True)
+        requested = body.get("agent_session_id")
+        session_id = requested if isinstance(requested, str) and requested else None
+        # A request on an existing session is served by the session's version and leaves the
+        # traffic split alone; any other request is routed by the version_selector.
+        pinned = self.state.pinned_version(agent, session_id)
+        version = pinned if pinned is not None else self.state.route(name).version
+        self.state.require_serving(
+            agent, version, invocation=True, existing_session=pinned is not None
+        )
         protocols = version.definition.get("protocol_versions") or []
         if protocols and not any(p.get("protocol") == "responses" for p in protocols):
             raise ApiError(
@@ -391,13 +397,10 @@ class Emulator:
                 "'responses' protocol.",
                 headers={"x-should-retry": "false"},
             )
-        session_id = body.get("agent_session_id")
         label = str(version.number)
-        if isinstance(session_id, str) and session_id:
+        if session_id is not None:
             session = self.state.session_for_request(agent, version, session_id)
             self.state.log(agent, session, "stdout", "POST /responses 200")
-        else:
-            session_id = None
         final = build_response(agent=name, version=label, body=body, session_id=session_id)
         headers = {"x-agent-name": name, "x-agent-version": label}
         if not body.get("stream"):

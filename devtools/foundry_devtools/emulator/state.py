@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import enum
 import itertools
+import random
 import secrets
 import time
 import uuid
@@ -27,6 +28,7 @@ from .config import (
     FailureMode,
     IdenticalDefinitionPolicy,
     RoutedVersionDeletePolicy,
+    TrafficSplit,
 )
 from .errors import ApiError, conflict, invalid, not_found
 from .failures import FailureRules
@@ -104,6 +106,8 @@ class Agent:
     next_session_seq: int = 1
     # Routing position; not persisted, a restart just restarts the rotation.
     route_counter: int = 0
+    # The generator of ``routing.split: random`` and the seed it was made from.
+    route_rng: tuple[int, random.Random] | None = None
 
     def latest(self) -> Version | None:
         """Newest non-draft version; the newest draft only when there is nothing else."""
@@ -426,11 +430,14 @@ class ProjectState:
     # ------------------------------------------------------------------- routing
 
     def route(self, name: str) -> Route:
-        """Pick the version serving the next request, by FixedRatio over a rotation.
+        """Pick the version serving the next request that names no existing session.
 
-        The rotation visits the 100 percentage slots in a scrambled order (37 is coprime
-        with 100), so any 100 consecutive requests split exactly as configured and a 90/10
-        split interleaves instead of sending 90 requests in a row to one version.
+        ``routing.split: rotation`` (the default) walks the 100 percentage slots in a
+        scrambled order, slot = (n * 37) mod 100 for the agent's n-th routed request (37 is
+        coprime with 100): any 100 consecutive requests split exactly as configured, and a
+        90/10 split interleaves instead of sending 90 requests in a row to one version.
+        ``random`` draws each request from a generator seeded with ``routing.seed`` and the
+        agent's name: proportions are only approximate, but a run repeats exactly.
         """
         agent = self._agent(name)
         rules = _routing_rules(agent)
@@ -440,8 +447,12 @@ class ProjectState:
                 raise not_found(f"Agent '{name}' has no versions.")
             self._settle(agent, latest)
             return Route(latest, 100)
-        slot = (agent.route_counter * 37) % 100
-        agent.route_counter += 1
+        total = sum(rule.traffic_percentage for rule in rules)
+        if self.config.routing.split is TrafficSplit.RANDOM:
+            slot = self._route_rng(agent).random() * total
+        else:
+            slot = ((agent.route_counter * 37) % 100) * total / 100
+            agent.route_counter += 1
         cumulative = 0
         chosen = rules[-1]
         for rule in rules:
@@ -451,7 +462,7 @@ class ProjectState:
                 break
         number = _version_number(chosen.agent_version)
         version = agent.versions.get(number) if number is not None else None
-        if version is None:
+        if version is None:  # pragma: no cover - deleting a version drops its rule
             raise ApiError(
                 409,
                 "version_not_found",
@@ -460,6 +471,28 @@ class ProjectState:
             )
         self._settle(agent, version)
         return Route(version, chosen.traffic_percentage)
+
+    def _route_rng(self, agent: Agent) -> random.Random:
+        seed = self.config.routing.seed
+        if agent.route_rng is None or agent.route_rng[0] != seed:
+            # A str seed is hashed with SHA-512 by random.Random: stable across runs.
+            agent.route_rng = (seed, random.Random(f"{seed}/{agent.name}"))
+        return agent.route_rng[1]
+
+    def pinned_version(self, agent: Agent, session_id: str | None) -> Version | None:
+        """The version an existing session runs, for a request naming that session."""
+        session = agent.sessions.get(session_id) if session_id else None
+        if session is None:
+            return None
+        number = _version_number(session.version)
+        version = agent.versions.get(number) if number is not None else None
+        if version is None:  # pragma: no cover - a version's sessions go with it
+            raise not_found(
+                f"Version {session.version} of session '{session.session_id}' no longer exists.",
+                param="agent_session_id",
+            )
+        self._settle(agent, version)
+        return version
 
     # ------------------------------------------------------------------ sessions
 
@@ -473,16 +506,21 @@ class ProjectState:
         ):
             session.status = SessionStatus.EXPIRED
 
-    def require_serving(self, agent: Agent, version: Version, *, invocation: bool) -> None:
+    def require_serving(
+        self, agent: Agent, version: Version, *, invocation: bool, existing_session: bool = False
+    ) -> None:
         """Raise when ``version`` of ``agent`` cannot take sessions or requests.
 
         ``invocation`` selects the Responses statuses (configurable, with Retry-After while a
         version is still creating, which the openai client honours). Management calls get a
         plain 409 without Retry-After: azure-core retries *any* status carrying Retry-After,
-        even a POST, which would turn a quick answer into a slow one.
+        even a POST, which would turn a quick answer into a slow one. ``existing_session``
+        marks a request on a session that already exists, which a disabled agent may still
+        serve (``responses.disabled_serves_existing_sessions``).
         """
         settings = self.config.responses
-        if not agent.enabled:
+        draining = existing_session and settings.disabled_serves_existing_sessions
+        if not agent.enabled and not draining:
             raise ApiError(
                 settings.disabled_status,
                 "agent_disabled",

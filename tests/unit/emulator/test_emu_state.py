@@ -11,6 +11,7 @@ from foundry_devtools.emulator.config import (
     FailureRule,
     IdenticalDefinitionPolicy,
     RoutedVersionDeletePolicy,
+    TrafficSplit,
 )
 from foundry_devtools.emulator.errors import ApiError
 from foundry_devtools.emulator.failures import FailureRules
@@ -254,6 +255,69 @@ def test_fixed_ratio_routing_splits_every_hundred_requests_exactly() -> None:
     picks = [state.route("a").version.number for _ in range(100)]
     assert picks.count(1) == 90 and picks.count(2) == 10
     assert 2 in picks[:20], "a 90/10 split should interleave, not batch"
+
+
+def test_the_rotation_splits_200_requests_at_50_50_exactly_and_interleaved() -> None:
+    state, clock = make_state()
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("1", 50), ("2", 50)))
+    picks = [state.route("a").version.number for _ in range(200)]
+    assert picks.count(1) == picks.count(2) == 100
+    assert set(picks[:4]) == {1, 2}
+
+
+def random_split(seed: int) -> ProjectState:
+    config = EmulatorConfig()
+    config.routing.split = TrafficSplit.RANDOM
+    config.routing.seed = seed
+    state, clock = make_state(config)
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.update_details("a", route_patch(("1", 90), ("2", 10)))
+    return state
+
+
+def test_the_random_split_is_seeded_and_roughly_proportional() -> None:
+    state = random_split(7)
+    run = [state.route("a").version.number for _ in range(1000)]
+    again = random_split(7)
+    assert [again.route("a").version.number for _ in range(1000)] == run
+    assert 50 <= run.count(2) <= 150
+    other = random_split(8)
+    assert [other.route("a").version.number for _ in range(1000)] != run
+
+
+def test_an_existing_session_pins_its_version_without_moving_the_rotation() -> None:
+    state, clock = make_state()
+    for _ in range(2):
+        state.create_version("a", request())
+    clock.now += 2
+    state.create_session("a", "2", "probe")
+    state.update_details("a", route_patch(("1", 100), ("2", 0)))
+    agent = state.get_agent("a")
+    pinned = state.pinned_version(agent, "probe")
+    assert pinned is not None and pinned.number == 2
+    assert state.pinned_version(agent, "unknown") is None
+    assert state.pinned_version(agent, None) is None
+    assert agent.route_counter == 0
+
+
+def test_a_disabled_agent_can_be_set_to_drain_existing_sessions() -> None:
+    state, clock = make_state()
+    state.create_version("a", request())
+    clock.now += 2
+    state.set_enabled("a", False)
+    agent, version = state.get_version("a", "1")
+    with pytest.raises(ApiError) as caught:
+        state.require_serving(agent, version, invocation=True, existing_session=True)
+    assert (caught.value.status, caught.value.code) == (403, "agent_disabled")
+    state.config.responses.disabled_serves_existing_sessions = True
+    state.require_serving(agent, version, invocation=True, existing_session=True)
+    with pytest.raises(ApiError):
+        state.require_serving(agent, version, invocation=True)
 
 
 def test_without_a_selector_traffic_goes_to_the_latest_version() -> None:
