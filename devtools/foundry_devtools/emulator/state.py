@@ -66,6 +66,36 @@ _BUSY_SESSION_STATUSES = frozenset({SessionStatus.ACTIVE})
 
 
 @dataclass
+class NotAnswering:
+    """An active version whose container never answers (failure mode ``not_answering``)."""
+
+    status: int
+    code: str
+    # May hold ``{session}``, filled with the session each refusal names.
+    message: str
+    stderr: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "stderr": self.stderr,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> NotAnswering | None:
+        if data is None:
+            return None
+        return cls(
+            status=int(data["status"]),
+            code=str(data["code"]),
+            message=str(data["message"]),
+            stderr=[str(line) for line in data.get("stderr", [])],
+        )
+
+
+@dataclass
 class Version:
     number: int
     created_at: int
@@ -78,6 +108,7 @@ class Version:
     ready_at: float
     settles_to: VersionStatus
     error: dict[str, str] | None = None
+    not_answering: NotAnswering | None = None
 
 
 @dataclass
@@ -229,9 +260,15 @@ class ProjectState:
         delay = self.config.lifecycle.provisioning_seconds
         settles_to = VersionStatus.ACTIVE
         error: dict[str, str] | None = None
+        not_answering: NotAnswering | None = None
         if failure is not None:
-            settles_to = VersionStatus.FAILED
-            error = {"code": failure.code, "message": failure.message}
+            if failure.mode is FailureMode.NOT_ANSWERING:
+                not_answering = NotAnswering(
+                    failure.http_status, failure.code, failure.message, list(failure.stderr)
+                )
+            else:
+                settles_to = VersionStatus.FAILED
+                error = {"code": failure.code, "message": failure.message}
             if failure.delay_seconds is not None:
                 delay = failure.delay_seconds
         version = Version(
@@ -247,6 +284,7 @@ class ProjectState:
             ready_at=now + delay if hosted else now,
             settles_to=settles_to,
             error=error,
+            not_answering=not_answering,
         )
         agent.next_version += 1
         agent.versions[version.number] = version
@@ -593,13 +631,33 @@ class ProjectState:
         )
         agent.next_session_seq += 1
         agent.sessions[session_id] = session
+        self._log(session, "status", "Connecting to the container 'agent-container'...")
         self._log(session, "status", "Successfully connected to container")
-        self._log(
-            session, "stdout", f"Starting agent '{name}' version {version.number} on port 8088"
-        )
-        self._log(session, "stderr", "INFO: Application startup complete.")
+        if version.not_answering is not None:
+            # What a crash at boot leaves: the process's last stderr lines, then its exit.
+            for line in version.not_answering.stderr:
+                self._log(session, "stderr", line)
+            self._log(session, "status", "Container 'agent-container' exited with code 1")
+        else:
+            self._log(
+                session,
+                "stdout",
+                f"Starting agent '{name}' version {version.number} on port 8088",
+            )
+            self._log(session, "stderr", "INFO: Application startup complete.")
         self._touch(name)
         return agent, session
+
+    def not_answering_error(self, agent: Agent, version: Version, session: Session) -> ApiError:
+        """The refusal of a request on ``session`` of a version that never answers."""
+        failure = version.not_answering
+        assert failure is not None
+        return ApiError(
+            failure.status,
+            failure.code,
+            failure.message.replace("{session}", session.session_id),
+            headers={"x-agent-name": agent.name, "x-agent-version": str(version.number)},
+        )
 
     def get_session(self, name: str, session_id: str) -> Session:
         agent = self._agent(name)
@@ -799,6 +857,7 @@ class ProjectState:
                 ready_at=float(v["ready_at"]),
                 settles_to=VersionStatus(v["settles_to"]),
                 error=v.get("error"),
+                not_answering=NotAnswering.from_json(v.get("not_answering")),
             )
         for s in record.get("sessions", []):
             agent.sessions[s["session_id"]] = Session(
@@ -830,6 +889,7 @@ def dump_version(v: Version) -> dict[str, Any]:
         "ready_at": v.ready_at,
         "settles_to": v.settles_to.value,
         "error": v.error,
+        "not_answering": v.not_answering.to_json() if v.not_answering is not None else None,
     }
 
 

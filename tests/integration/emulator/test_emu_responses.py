@@ -9,32 +9,13 @@ import openai
 import pytest
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects.aio import AIProjectClient as AsyncAIProjectClient
-from azure.ai.projects.models import (
-    AgentEndpointConfig,
-    FixedRatioVersionSelectionRule,
-    VersionRefIndicator,
-    VersionSelector,
-)
+from azure.ai.projects.models import VersionRefIndicator
 from azure.identity.aio import DefaultAzureCredential as AsyncDefaultAzureCredential
-from emu_helpers import PROVISIONING_SECONDS, hosted_definition
+from emu_helpers import PROVISIONING_SECONDS, active_agent, hosted_definition, route
 
 from foundry_devtools.emulator.admin import AdminClient
-from support import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def active_agent(project: AIProjectClient, name: str, versions: int = 1) -> None:
-    for _ in range(versions):
-        project.agents.create_version(name, definition=hosted_definition())
-    wait_for(
-        lambda: all(
-            project.agents.get_version(name, str(n)).status == "active"
-            for n in range(1, versions + 1)
-        ),
-        timeout=PROVISIONING_SECONDS + 10,
-        what="active versions",
-    )
 
 
 def test_a_plain_response_echoes_the_agent_and_version(
@@ -143,24 +124,11 @@ def test_a_request_naming_an_unknown_session_starts_it_on_the_routed_version(
     client = project.get_openai_client(agent_name=agent_name)
     first = client.responses.create(input="a", extra_body={"agent_session_id": "conv-new"})
     assert served_by(first.output_text) == "v2"
-    assert project.agents.get_session(agent_name, "conv-new").version_indicator.agent_version == "2"
+    session = project.agents.get_session(agent_name, "conv-new")
+    assert session.version_indicator["agent_version"] == "2"
     route(project, agent_name, ("1", 100), ("2", 0))
     later = client.responses.create(input="b", extra_body={"agent_session_id": "conv-new"})
     assert served_by(later.output_text) == "v2", "the session keeps its version"
-
-
-def route(project: AIProjectClient, name: str, *split: tuple[str, int]) -> None:
-    project.agents.update_details(
-        name,
-        agent_endpoint=AgentEndpointConfig(
-            version_selector=VersionSelector(
-                version_selection_rules=[
-                    FixedRatioVersionSelectionRule(agent_version=v, traffic_percentage=p)
-                    for v, p in split
-                ]
-            )
-        ),
-    )
 
 
 def test_a_routed_version_can_be_deleted_with_force_and_traffic_moves_on(
@@ -174,7 +142,7 @@ def test_a_routed_version_can_be_deleted_with_force_and_traffic_moves_on(
     endpoint = project.agents.get(agent_name).agent_endpoint
     assert endpoint is not None and endpoint.version_selector is not None
     rules = endpoint.version_selector.version_selection_rules
-    assert [(r.agent_version, r.traffic_percentage) for r in rules] == [("2", 100)]
+    assert [(r["agent_version"], r["traffic_percentage"]) for r in rules] == [("2", 100)]
     client = project.get_openai_client(agent_name=agent_name)
     assert client.responses.create(input="x").output_text.startswith(f"[{agent_name} v2]")
 

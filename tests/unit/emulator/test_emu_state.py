@@ -8,6 +8,7 @@ import pytest
 
 from foundry_devtools.emulator.config import (
     EmulatorConfig,
+    FailureMode,
     FailureRule,
     IdenticalDefinitionPolicy,
     RoutedVersionDeletePolicy,
@@ -476,3 +477,127 @@ def test_a_rule_message_can_echo_an_env_value_or_one_line_of_it() -> None:
     _, version = state.get_version("a", "1")
     message = state.render_version("a", version)["error"]["message"]
     assert message == "bad KEY=k-123; line second-line; unset [] []"
+
+
+# ------------------------------------------------------- active but not answering
+
+
+def crashing(state: ProjectState, clock: Clock, image: str, **extra: Any) -> tuple[Any, Any]:
+    state.create_version("a", request(image, **extra))
+    clock.now += 2
+    return state.get_version("a", "1")
+
+
+def log_lines(session: Any, stream: str) -> list[str]:
+    return [line["message"] for line in session.logs if line["stream"] == stream]
+
+
+def test_a_crash_on_start_image_is_active_but_never_answers() -> None:
+    state, clock = make_state()
+    agent, version = crashing(state, clock, "acr.azurecr.io/crash-on-start:1")
+    assert version.status is VersionStatus.ACTIVE
+    assert "error" not in state.render_version("a", version)
+    state.require_serving(agent, version, invocation=True)  # only the container is broken
+    _, session = state.create_session("a", "1", "probe")
+    error = state.not_answering_error(agent, version, session)
+    assert (error.status, error.code) == (424, "session_not_ready")
+    assert error.message == ("Session 'probe' did not become ready within the expected timeout.")
+    assert error.headers["x-agent-version"] == "1"
+    stderr = log_lines(session, "stderr")
+    assert stderr[0] == "Traceback (most recent call last):"
+    assert stderr[-1] == "KeyError: 'AZURE_AI_MODEL_DEPLOYMENT_NAME'"
+    assert log_lines(session, "status")[-1] == "Container 'agent-container' exited with code 1"
+    assert not log_lines(session, "stdout")
+
+
+def test_the_env_marker_names_the_variable_the_container_misses() -> None:
+    state, clock = make_state()
+    env = {"EMULATOR_CRASH_ON_START": "OPENAI_API_KEY"}
+    _, version = crashing(state, clock, "acr.azurecr.io/echo:1", environment_variables=env)
+    assert version.not_answering is not None
+    assert version.not_answering.stderr[-1] == "KeyError: 'OPENAI_API_KEY'"
+
+
+def test_an_env_missing_rule_fires_only_when_a_named_variable_is_unset() -> None:
+    config = EmulatorConfig(
+        failure_rules=[
+            FailureRule(
+                match="*agents/*",
+                env_missing=["MODEL", "ENDPOINT"],
+                code="session_not_ready",
+                mode=FailureMode.NOT_ANSWERING,
+            )
+        ]
+    )
+    state, _ = make_state(config)
+    full = {"MODEL": "gpt", "ENDPOINT": "https://x"}
+    good = state.create_version(
+        "a", request("acr.azurecr.io/agents/a:1", environment_variables=full)
+    )
+    assert good.not_answering is None
+    other = state.create_version("a", request("acr.azurecr.io/other:1"))
+    assert other.not_answering is None, "the image condition must hold too"
+    bad = state.create_version(
+        "a",
+        request(
+            "acr.azurecr.io/agents/a:1", environment_variables={"MODEL": "gpt", "ENDPOINT": ""}
+        ),
+    )
+    assert bad.not_answering is not None and bad.not_answering.status == 424
+    assert bad.not_answering.stderr[-1] == "KeyError: 'ENDPOINT'"
+    assert bad.not_answering.stderr[2] == '    deployment = os.environ["ENDPOINT"]'
+
+
+def test_env_match_rules_and_env_echoes_in_stderr() -> None:
+    config = EmulatorConfig(
+        failure_rules=[
+            FailureRule(
+                env_match={"MODE": "broken*"},
+                code="session_not_ready",
+                mode=FailureMode.NOT_ANSWERING,
+                http_status=503,
+                message="{session} of {image} is down",
+                stderr=["ValueError: bad connection string '{env:CONN}'", "{env:PEM:2}"],
+            )
+        ]
+    )
+    state, clock = make_state(config)
+    env = {"MODE": "broken-now", "CONN": "key=s3cret", "PEM": "a\nsecond\nc"}
+    agent, version = crashing(state, clock, "acr.azurecr.io/x:1", environment_variables=env)
+    _, session = state.create_session("a", "1", "s")
+    assert log_lines(session, "stderr") == [
+        "ValueError: bad connection string 'key=s3cret'",
+        "second",
+    ]
+    error = state.not_answering_error(agent, version, session)
+    assert (error.status, error.message) == (503, "s of acr.azurecr.io/x:1 is down")
+    healthy = state.create_version(
+        "a", request("acr.azurecr.io/x:1", environment_variables={"MODE": "ok"})
+    )
+    assert healthy.not_answering is None
+
+
+def test_a_failure_rule_needs_a_condition_and_at_most_one_image_matcher() -> None:
+    with pytest.raises(ValueError, match="needs a condition"):
+        FailureRule(code="x")
+    with pytest.raises(ValueError, match="at most one"):
+        FailureRule(code="x", match="*", regex=".")
+    assert FailureRule(code="x", env_missing=["A"]).mode is FailureMode.FAILED_VERSION
+    rule = FailureRule.model_validate({"code": "x", "match": "*", "mode": "not_answering"})
+    assert (rule.http_status, rule.message) == (
+        424,
+        "Session '{session}' did not become ready within the expected timeout.",
+    )
+    assert rule.stderr and rule.stderr[-1].startswith("Error:")
+
+
+def test_a_not_answering_version_round_trips_through_its_record() -> None:
+    state, clock = make_state()
+    crashing(state, clock, "acr.azurecr.io/crash-on-start:1")
+    record = state.dump_agent("a")
+    assert record is not None
+    restored, _ = make_state()
+    restored.load_agent(record)
+    _, version = restored.get_version("a", "1")
+    assert version.not_answering is not None
+    assert version.not_answering.code == "session_not_ready"
