@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 FaultKindName = Literal["latency", "status", "drop", "apply_then_status"]
-FailureModeName = Literal["failed_version", "http_error"]
+FailureModeName = Literal["failed_version", "http_error", "not_answering"]
 VersionStatusName = Literal["creating", "active", "failed"]
 
 
@@ -210,24 +210,40 @@ class AdminClient:
         *,
         match: str | None = None,
         regex: str | None = None,
+        env_match: Mapping[str, str] | None = None,
+        env_missing: Iterable[str] | None = None,
         message: str | None = None,
         mode: FailureModeName = "failed_version",
-        http_status: int = 400,
+        http_status: int | None = None,
         delay_seconds: float | None = None,
+        stderr: Iterable[str] | None = None,
         rule_id: str | None = None,
     ) -> str:
-        """Add a rule ahead of the others (``match`` is a glob over the image); return its id."""
+        """Add a rule ahead of the others; return its id.
+
+        ``match`` is a glob over the image, ``env_match`` globs over environment values,
+        ``env_missing`` names of which one must be unset. Left out, ``message``,
+        ``http_status`` and ``stderr`` take the mode's defaults (400 for ``http_error``; 424,
+        the session_not_ready text and a traceback for ``not_answering``).
+        """
         body: dict[str, Any] = {
             "code": code,
             "match": match,
             "regex": regex,
             "mode": mode,
-            "http_status": http_status,
             "delay_seconds": delay_seconds,
             "id": rule_id,
         }
+        if env_match is not None:
+            body["env_match"] = dict(env_match)
+        if env_missing is not None:
+            body["env_missing"] = list(env_missing)
         if message is not None:
             body["message"] = message
+        if http_status is not None:
+            body["http_status"] = http_status
+        if stderr is not None:
+            body["stderr"] = list(stderr)
         return str(self._object("POST", "/failure-rules", body)["id"])
 
     def failure_rules(self) -> list[dict[str, Any]]:

@@ -29,10 +29,25 @@ class IdenticalDefinitionPolicy(enum.StrEnum):
 
 
 class RoutedVersionDeletePolicy(enum.StrEnum):
-    """What deleting a version that the agent endpoint routes traffic to does (UNCONFIRMED)."""
+    """What deleting a version that the agent endpoint routes traffic to does.
 
-    REJECT = "reject"
+    With ``force=true`` the service deletes it (the SDK's own sample does so); without force
+    it is UNCONFIRMED. ``allow`` deletes either way, ``require_force`` answers 409
+    ``version_in_use`` unless forced, ``reject`` always answers 409 (the strictest reading).
+    """
+
     ALLOW = "allow"
+    REQUIRE_FORCE = "require_force"
+    REJECT = "reject"
+
+
+class TrafficSplit(enum.StrEnum):
+    """How requests without a session are spread over the FixedRatio rules."""
+
+    # Deterministic: any 100 consecutive requests split exactly as configured, interleaved.
+    ROTATION = "rotation"
+    # Weighted random draws from a per-agent generator seeded by ``routing.seed``.
+    RANDOM = "random"
 
 
 class FailureMode(enum.StrEnum):
@@ -40,29 +55,81 @@ class FailureMode(enum.StrEnum):
 
     FAILED_VERSION = "failed_version"
     HTTP_ERROR = "http_error"
+    # The version turns active, but its container never answers: every invocation gets
+    # 424 session_not_ready and the session log shows the container's last stderr lines.
+    NOT_ANSWERING = "not_answering"
+
+
+NOT_ANSWERING_MESSAGE = "Session '{session}' did not become ready within the expected timeout."
+
+
+def missing_env_traceback(name: str) -> list[str]:
+    """The last stderr lines of a Python agent that reads a variable it was not given."""
+    return [
+        "Traceback (most recent call last):",
+        '  File "/app/main.py", line 9, in <module>',
+        f'    deployment = os.environ["{name}"]',
+        '  File "<frozen os>", line 714, in __getitem__',
+        f"KeyError: '{name}'",
+    ]
 
 
 class FailureRule(_Section):
-    """Make versions whose image matches fail, the way a broken registry or image would.
+    """Make versions fail, the way a broken registry, image or configuration would.
 
-    ``match`` is a glob (fnmatch, case-sensitive) over the full image reference;
-    ``regex`` a Python regular expression searched in it. Exactly one of them is set.
+    Conditions, all of which must hold (at least one is given): ``match``, a glob (fnmatch,
+    case-sensitive) over the full image reference, or ``regex``, a Python regular
+    expression searched in it (at most one of the two); ``env_match``, globs the named
+    environment variables' values must match (the variable must be set); ``env_missing``,
+    variable names of which at least one is unset or empty.
+
+    ``mode: not_answering`` defaults ``http_status`` to 424, ``message`` to the service's
+    session_not_ready text and ``stderr`` to a traceback (naming ``{missing_env}`` when
+    ``env_missing`` is given).
     """
 
     id: str | None = None
     match: str | None = None
     regex: str | None = None
+    env_match: dict[str, str] = Field(default_factory=dict)
+    env_missing: list[str] = Field(default_factory=list)
     code: str
     message: str = "Provisioning of image '{image}' failed: {code}."
     mode: FailureMode = FailureMode.FAILED_VERSION
     http_status: int = Field(default=400, ge=400, le=599)
     # Seconds before the version turns failed; None means the normal provisioning delay.
     delay_seconds: float | None = Field(default=None, ge=0)
+    # not_answering: the container's last stderr lines, shown in the session log stream.
+    stderr: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("mode") != FailureMode.NOT_ANSWERING:
+            return data
+        data = dict(data)
+        data.setdefault("message", NOT_ANSWERING_MESSAGE)
+        data.setdefault("http_status", 424)
+        if "stderr" not in data:
+            data["stderr"] = (
+                missing_env_traceback("{missing_env}")
+                if data.get("env_missing")
+                else [
+                    "Error: the agent process exited before it answered GET /readiness "
+                    "(exit code 1)."
+                ]
+            )
+        return data
 
     @model_validator(mode="after")
-    def _one_matcher(self) -> FailureRule:
-        if (self.match is None) == (self.regex is None):
-            raise ValueError("a failure rule needs exactly one of 'match' (glob) or 'regex'")
+    def _conditions(self) -> FailureRule:
+        if self.match is not None and self.regex is not None:
+            raise ValueError("a failure rule takes at most one of 'match' (glob) and 'regex'")
+        if self.match is None and self.regex is None and not (self.env_match or self.env_missing):
+            raise ValueError(
+                "a failure rule needs a condition: 'match' or 'regex' (image), "
+                "'env_match' or 'env_missing'"
+            )
         return self
 
 
@@ -146,10 +213,29 @@ def default_failure_rules() -> list[FailureRule]:
             400,
         ),
     ]
-    return [
+    rules = [
         FailureRule(id=rid, match=glob, code=code, message=msg, mode=mode, http_status=status)
         for rid, glob, code, msg, mode, status in specs
     ]
+    # Active but not answering (foundry-samples #515): by image, or by an environment
+    # variable whose value names the variable the container then misses.
+    rules += [
+        FailureRule(
+            id="default-crash-on-start",
+            match="*crash-on-start*",
+            code="session_not_ready",
+            mode=FailureMode.NOT_ANSWERING,
+            stderr=missing_env_traceback("AZURE_AI_MODEL_DEPLOYMENT_NAME"),
+        ),
+        FailureRule(
+            id="default-crash-on-start-env",
+            env_match={"EMULATOR_CRASH_ON_START": "*"},
+            code="session_not_ready",
+            mode=FailureMode.NOT_ANSWERING,
+            stderr=missing_env_traceback("{env:EMULATOR_CRASH_ON_START}"),
+        ),
+    ]
+    return rules
 
 
 class FaultKind(enum.StrEnum):
@@ -192,7 +278,7 @@ class AuthSettings(_Section):
 class LifecycleSettings(_Section):
     provisioning_seconds: float = Field(default=1.0, ge=0)
     identical_definition: IdenticalDefinitionPolicy = IdenticalDefinitionPolicy.NEW_VERSION
-    delete_routed_version: RoutedVersionDeletePolicy = RoutedVersionDeletePolicy.REJECT
+    delete_routed_version: RoutedVersionDeletePolicy = RoutedVersionDeletePolicy.ALLOW
     # Live GETs were seen echoing `container_protocol_versions: []` next to protocol_versions.
     echo_container_protocol_versions: bool = True
 
@@ -223,10 +309,26 @@ class PagingSettings(_Section):
 class ResponsesSettings(_Section):
     disabled_status: int = Field(default=403, ge=400, le=599)
     not_ready_status: int = Field(default=503, ge=400, le=599)
-    failed_status: int = Field(default=409, ge=400, le=599)
+    # 400 agent_version_failed, as seen live (azure-dev #7515); also for new sessions.
+    failed_status: int = Field(default=400, ge=400, le=599)
     unknown_api_version_status: int = Field(default=404, ge=400, le=599)
     # Create (and remember) a session when a request names an unknown agent_session_id.
     create_missing_session: bool = True
+    # not_answering versions: seconds an invocation waits before its 424 (the service waits
+    # for the container's readiness first), and whether creating a session is refused too.
+    not_answering_delay_seconds: float = Field(default=0.0, ge=0, le=600)
+    not_answering_refuses_session_create: bool = False
+    # A disabled agent refuses every request by default; True serves requests that name an
+    # existing session (one reading of "existing sessions drain"), refusing the rest.
+    disabled_serves_existing_sessions: bool = False
+
+
+class RoutingSettings(_Section):
+    split: TrafficSplit = TrafficSplit.ROTATION
+    # Seed of the per-agent generators of ``split: random`` (each agent's draws are
+    # seeded by this value and the agent's name, so concurrent tests do not disturb
+    # each other's sequence).
+    seed: int = 0
 
 
 class LogStreamSettings(_Section):
@@ -247,6 +349,7 @@ class EmulatorConfig(_Section):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     log_stream: LogStreamSettings = Field(default_factory=LogStreamSettings)
     persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
     include_default_failure_rules: bool = True
@@ -275,6 +378,7 @@ RUNTIME_SECTIONS = frozenset(
         "limits",
         "paging",
         "responses",
+        "routing",
         "log_stream",
         "persistence",
         "api_versions",

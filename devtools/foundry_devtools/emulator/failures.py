@@ -1,7 +1,8 @@
 """Failure rules: which images fail to provision, and how.
 
-Kept apart from the fault injector: a failure rule is a property of the *image* (the
-version fails however often you ask), a fault is a property of the *transport*.
+Kept apart from the fault injector: a failure rule is a property of the *version* (its
+image or environment: the version fails however often you ask), a fault is a property of
+the *transport*.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class ProvisioningFailure:
     mode: FailureMode
     http_status: int
     delay_seconds: float | None
+    # not_answering: the container's last stderr lines, placeholders filled in.
+    stderr: tuple[str, ...] = ()
 
 
 _ids = itertools.count(1)
@@ -31,7 +34,7 @@ class FailureRules:
     """An ordered rule list; the first rule whose pattern matches the image wins."""
 
     def __init__(self, rules: list[FailureRule]) -> None:
-        self._rules: list[tuple[FailureRule, re.Pattern[str]]] = []
+        self._rules: list[tuple[FailureRule, re.Pattern[str] | None]] = []
         self.replace(rules)
 
     def replace(self, rules: list[FailureRule]) -> None:
@@ -55,28 +58,41 @@ class FailureRules:
 
     def match(self, definition: dict[str, Any]) -> ProvisioningFailure | None:
         image = _image_of(definition)
-        if image is None:
-            return None
+        env = _env_of(definition)
         for rule, pattern in self._rules:
-            if pattern.search(image):
-                message = rule.message.replace("{image}", image).replace("{code}", rule.code)
-                return ProvisioningFailure(
-                    code=rule.code,
-                    message=_echo_env(message, definition),
-                    mode=rule.mode,
-                    http_status=rule.http_status,
-                    delay_seconds=rule.delay_seconds,
-                )
+            if pattern is not None and (image is None or not pattern.search(image)):
+                continue
+            if not all(
+                name in env and fnmatch.fnmatchcase(env[name], glob)
+                for name, glob in rule.env_match.items()
+            ):
+                continue
+            missing = [name for name in rule.env_missing if not env.get(name)]
+            if rule.env_missing and not missing:
+                continue
+            values = {
+                "{image}": image or "",
+                "{code}": rule.code,
+                "{missing_env}": missing[0] if missing else "",
+            }
+            return ProvisioningFailure(
+                code=rule.code,
+                message=_fill(rule.message, values, env),
+                mode=rule.mode,
+                http_status=rule.http_status,
+                delay_seconds=rule.delay_seconds,
+                stderr=tuple(_fill(line, values, env) for line in rule.stderr),
+            )
         return None
 
     @staticmethod
-    def _compile(rule: FailureRule) -> tuple[FailureRule, re.Pattern[str]]:
+    def _compile(rule: FailureRule) -> tuple[FailureRule, re.Pattern[str] | None]:
         if rule.id is None:
             rule = rule.model_copy(update={"id": f"rule-{next(_ids)}"})
+        pattern: re.Pattern[str] | None = None
         if rule.regex is not None:
             pattern = re.compile(rule.regex)
-        else:
-            assert rule.match is not None
+        elif rule.match is not None:
             pattern = re.compile(fnmatch.translate(rule.match))
         return rule, pattern
 
@@ -86,10 +102,15 @@ class FailureRules:
 _ENV_PLACEHOLDER = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)(?::([1-9][0-9]*))?\}")
 
 
-def _echo_env(message: str, definition: dict[str, Any]) -> str:
-    env = definition.get("environment_variables")
-    values: dict[str, Any] = env if isinstance(env, dict) else {}
+def _fill(text: str, values: dict[str, str], env: dict[str, str]) -> str:
+    """Substitute ``{image}``, ``{code}``, ``{missing_env}``, then ``{env:...}``; anything
+    else in braces (``{session}``, filled per request) is left alone."""
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return _echo_env(text, env)
 
+
+def _echo_env(message: str, values: dict[str, str]) -> str:
     def value(found: re.Match[str]) -> str:
         text = str(values.get(found.group(1), ""))
         if found.group(2) is None:
@@ -99,6 +120,13 @@ def _echo_env(message: str, definition: dict[str, Any]) -> str:
         return lines[n - 1] if n <= len(lines) else ""
 
     return _ENV_PLACEHOLDER.sub(value, message)
+
+
+def _env_of(definition: dict[str, Any]) -> dict[str, str]:
+    env = definition.get("environment_variables")
+    if not isinstance(env, dict):
+        return {}
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
 
 def _image_of(definition: dict[str, Any]) -> str | None:

@@ -317,9 +317,17 @@ class Emulator:
         session_id = body.get("agent_session_id")
         if session_id is not None and not isinstance(session_id, str):
             raise invalid("agent_session_id must be a string.", param="agent_session_id")
-        _, session = self.state.create_session(
+        agent, session = self.state.create_session(
             request.match_info["agent_name"], version, session_id
         )
+        pinned = self.state.pinned_version(agent, session.session_id)
+        if (
+            pinned is not None
+            and pinned.not_answering is not None
+            and self.config.responses.not_answering_refuses_session_create
+        ):
+            # The session exists (its log stream shows the crash); only the answer differs.
+            raise self.state.not_answering_error(agent, pinned, session)
         return json_response(self.state.render_session(session), status=201)
 
     async def get_session(self, request: web.Request) -> web.StreamResponse:
@@ -378,10 +386,16 @@ class Emulator:
     async def responses(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["agent_name"]
         body = require_object(await _read_json(request), "body")
-        route = self.state.route(name)
         agent = self.state.get_agent(name)
-        version = route.version
-        self.state.require_serving(agent, version, invocation=True)
+        requested = body.get("agent_session_id")
+        session_id = requested if isinstance(requested, str) and requested else None
+        # A request on an existing session is served by the session's version and leaves the
+        # traffic split alone; any other request is routed by the version_selector.
+        pinned = self.state.pinned_version(agent, session_id)
+        version = pinned if pinned is not None else self.state.route(name).version
+        self.state.require_serving(
+            agent, version, invocation=True, existing_session=pinned is not None
+        )
         protocols = version.definition.get("protocol_versions") or []
         if protocols and not any(p.get("protocol") == "responses" for p in protocols):
             raise ApiError(
@@ -391,13 +405,25 @@ class Emulator:
                 "'responses' protocol.",
                 headers={"x-should-retry": "false"},
             )
-        session_id = body.get("agent_session_id")
         label = str(version.number)
-        if isinstance(session_id, str) and session_id:
-            session = self.state.session_for_request(agent, version, session_id)
+        session = (
+            self.state.session_for_request(agent, version, session_id)
+            if session_id is not None
+            else None
+        )
+        if version.not_answering is not None:
+            # Active, but the container never answers. The service starts a session for the
+            # request and names it in the 424, so a caller can read that session's log
+            # stream; the emulator does the same for requests that named none.
+            if session is None:
+                _, session = self.state.create_session(name, label, None)
+            error = self.state.not_answering_error(agent, version, session)
+            delay = self.config.responses.not_answering_delay_seconds
+            if delay > 0:
+                await asyncio.sleep(delay)
+            raise error
+        if session is not None:
             self.state.log(agent, session, "stdout", "POST /responses 200")
-        else:
-            session_id = None
         final = build_response(agent=name, version=label, body=body, session_id=session_id)
         headers = {"x-agent-name": name, "x-agent-version": label}
         if not body.get("stream"):

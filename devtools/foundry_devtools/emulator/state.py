@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import enum
 import itertools
+import random
 import secrets
 import time
 import uuid
@@ -27,6 +28,7 @@ from .config import (
     FailureMode,
     IdenticalDefinitionPolicy,
     RoutedVersionDeletePolicy,
+    TrafficSplit,
 )
 from .errors import ApiError, conflict, invalid, not_found
 from .failures import FailureRules
@@ -64,6 +66,36 @@ _BUSY_SESSION_STATUSES = frozenset({SessionStatus.ACTIVE})
 
 
 @dataclass
+class NotAnswering:
+    """An active version whose container never answers (failure mode ``not_answering``)."""
+
+    status: int
+    code: str
+    # May hold ``{session}``, filled with the session each refusal names.
+    message: str
+    stderr: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "stderr": self.stderr,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> NotAnswering | None:
+        if data is None:
+            return None
+        return cls(
+            status=int(data["status"]),
+            code=str(data["code"]),
+            message=str(data["message"]),
+            stderr=[str(line) for line in data.get("stderr", [])],
+        )
+
+
+@dataclass
 class Version:
     number: int
     created_at: int
@@ -76,6 +108,7 @@ class Version:
     ready_at: float
     settles_to: VersionStatus
     error: dict[str, str] | None = None
+    not_answering: NotAnswering | None = None
 
 
 @dataclass
@@ -104,6 +137,8 @@ class Agent:
     next_session_seq: int = 1
     # Routing position; not persisted, a restart just restarts the rotation.
     route_counter: int = 0
+    # The generator of ``routing.split: random`` and the seed it was made from.
+    route_rng: tuple[int, random.Random] | None = None
 
     def latest(self) -> Version | None:
         """Newest non-draft version; the newest draft only when there is nothing else."""
@@ -225,9 +260,15 @@ class ProjectState:
         delay = self.config.lifecycle.provisioning_seconds
         settles_to = VersionStatus.ACTIVE
         error: dict[str, str] | None = None
+        not_answering: NotAnswering | None = None
         if failure is not None:
-            settles_to = VersionStatus.FAILED
-            error = {"code": failure.code, "message": failure.message}
+            if failure.mode is FailureMode.NOT_ANSWERING:
+                not_answering = NotAnswering(
+                    failure.http_status, failure.code, failure.message, list(failure.stderr)
+                )
+            else:
+                settles_to = VersionStatus.FAILED
+                error = {"code": failure.code, "message": failure.message}
             if failure.delay_seconds is not None:
                 delay = failure.delay_seconds
         version = Version(
@@ -243,6 +284,7 @@ class ProjectState:
             ready_at=now + delay if hosted else now,
             settles_to=settles_to,
             error=error,
+            not_answering=not_answering,
         )
         agent.next_version += 1
         agent.versions[version.number] = version
@@ -287,12 +329,21 @@ class ProjectState:
             )
         routed = label in {r.agent_version for r in _routing_rules(agent)}
         if routed:
-            if self.config.lifecycle.delete_routed_version is RoutedVersionDeletePolicy.REJECT:
+            policy = self.config.lifecycle.delete_routed_version
+            if policy is RoutedVersionDeletePolicy.REJECT or (
+                policy is RoutedVersionDeletePolicy.REQUIRE_FORCE and not force
+            ):
                 raise conflict(
                     "version_in_use",
                     f"Version {label} of agent '{name}' receives traffic from the agent "
-                    "endpoint's version_selector. Route traffic elsewhere first.",
+                    "endpoint's version_selector. Route traffic elsewhere first"
+                    + (
+                        "."
+                        if policy is RoutedVersionDeletePolicy.REJECT
+                        else ", or use force=true."
+                    ),
                 )
+            # The selector's rules for the version go; the others keep their proportions.
             agent.endpoint = _drop_route(agent.endpoint, label)
         for session_id in [s.session_id for s in agent.sessions.values() if s.version == label]:
             del agent.sessions[session_id]
@@ -417,11 +468,14 @@ class ProjectState:
     # ------------------------------------------------------------------- routing
 
     def route(self, name: str) -> Route:
-        """Pick the version serving the next request, by FixedRatio over a rotation.
+        """Pick the version serving the next request that names no existing session.
 
-        The rotation visits the 100 percentage slots in a scrambled order (37 is coprime
-        with 100), so any 100 consecutive requests split exactly as configured and a 90/10
-        split interleaves instead of sending 90 requests in a row to one version.
+        ``routing.split: rotation`` (the default) walks the 100 percentage slots in a
+        scrambled order, slot = (n * 37) mod 100 for the agent's n-th routed request (37 is
+        coprime with 100): any 100 consecutive requests split exactly as configured, and a
+        90/10 split interleaves instead of sending 90 requests in a row to one version.
+        ``random`` draws each request from a generator seeded with ``routing.seed`` and the
+        agent's name: proportions are only approximate, but a run repeats exactly.
         """
         agent = self._agent(name)
         rules = _routing_rules(agent)
@@ -431,8 +485,12 @@ class ProjectState:
                 raise not_found(f"Agent '{name}' has no versions.")
             self._settle(agent, latest)
             return Route(latest, 100)
-        slot = (agent.route_counter * 37) % 100
-        agent.route_counter += 1
+        total = sum(rule.traffic_percentage for rule in rules)
+        if self.config.routing.split is TrafficSplit.RANDOM:
+            slot = self._route_rng(agent).random() * total
+        else:
+            slot = ((agent.route_counter * 37) % 100) * total / 100
+            agent.route_counter += 1
         cumulative = 0
         chosen = rules[-1]
         for rule in rules:
@@ -442,7 +500,7 @@ class ProjectState:
                 break
         number = _version_number(chosen.agent_version)
         version = agent.versions.get(number) if number is not None else None
-        if version is None:
+        if version is None:  # pragma: no cover - deleting a version drops its rule
             raise ApiError(
                 409,
                 "version_not_found",
@@ -451,6 +509,28 @@ class ProjectState:
             )
         self._settle(agent, version)
         return Route(version, chosen.traffic_percentage)
+
+    def _route_rng(self, agent: Agent) -> random.Random:
+        seed = self.config.routing.seed
+        if agent.route_rng is None or agent.route_rng[0] != seed:
+            # A str seed is hashed with SHA-512 by random.Random: stable across runs.
+            agent.route_rng = (seed, random.Random(f"{seed}/{agent.name}"))
+        return agent.route_rng[1]
+
+    def pinned_version(self, agent: Agent, session_id: str | None) -> Version | None:
+        """The version an existing session runs, for a request naming that session."""
+        session = agent.sessions.get(session_id) if session_id else None
+        if session is None:
+            return None
+        number = _version_number(session.version)
+        version = agent.versions.get(number) if number is not None else None
+        if version is None:  # pragma: no cover - a version's sessions go with it
+            raise not_found(
+                f"Version {session.version} of session '{session.session_id}' no longer exists.",
+                param="agent_session_id",
+            )
+        self._settle(agent, version)
+        return version
 
     # ------------------------------------------------------------------ sessions
 
@@ -464,16 +544,21 @@ class ProjectState:
         ):
             session.status = SessionStatus.EXPIRED
 
-    def require_serving(self, agent: Agent, version: Version, *, invocation: bool) -> None:
+    def require_serving(
+        self, agent: Agent, version: Version, *, invocation: bool, existing_session: bool = False
+    ) -> None:
         """Raise when ``version`` of ``agent`` cannot take sessions or requests.
 
         ``invocation`` selects the Responses statuses (configurable, with Retry-After while a
         version is still creating, which the openai client honours). Management calls get a
         plain 409 without Retry-After: azure-core retries *any* status carrying Retry-After,
-        even a POST, which would turn a quick answer into a slow one.
+        even a POST, which would turn a quick answer into a slow one. ``existing_session``
+        marks a request on a session that already exists, which a disabled agent may still
+        serve (``responses.disabled_serves_existing_sessions``).
         """
         settings = self.config.responses
-        if not agent.enabled:
+        draining = existing_session and settings.disabled_serves_existing_sessions
+        if not agent.enabled and not draining:
             raise ApiError(
                 settings.disabled_status,
                 "agent_disabled",
@@ -491,9 +576,21 @@ class ProjectState:
                 message,
                 headers={"Retry-After": str(wait)},
             )
+        if version.status is VersionStatus.FAILED:
+            # Seen live (azure-dev #7515) on an invocation: 400 agent_version_failed, the
+            # provisioning error's category in brackets. Sessions get the same answer.
+            error = version.error or {}
+            code = error.get("code", "ProvisioningFailed")
+            detail = error.get("message", "The version failed to provision.")
+            raise ApiError(
+                settings.failed_status,
+                "agent_version_failed",
+                f"Agent version provisioning failed: [{code}] {detail}",
+                headers={"x-should-retry": "false"},
+            )
         if version.status is not VersionStatus.ACTIVE:
             raise ApiError(
-                settings.failed_status if invocation else 409,
+                409,
                 "agent_version_not_active",
                 f"Version {version.number} of agent '{agent.name}' is {version.status.value} "
                 "and cannot serve requests.",
@@ -534,13 +631,33 @@ class ProjectState:
         )
         agent.next_session_seq += 1
         agent.sessions[session_id] = session
+        self._log(session, "status", "Connecting to the container 'agent-container'...")
         self._log(session, "status", "Successfully connected to container")
-        self._log(
-            session, "stdout", f"Starting agent '{name}' version {version.number} on port 8088"
-        )
-        self._log(session, "stderr", "INFO: Application startup complete.")
+        if version.not_answering is not None:
+            # What a crash at boot leaves: the process's last stderr lines, then its exit.
+            for line in version.not_answering.stderr:
+                self._log(session, "stderr", line)
+            self._log(session, "status", "Container 'agent-container' exited with code 1")
+        else:
+            self._log(
+                session,
+                "stdout",
+                f"Starting agent '{name}' version {version.number} on port 8088",
+            )
+            self._log(session, "stderr", "INFO: Application startup complete.")
         self._touch(name)
         return agent, session
+
+    def not_answering_error(self, agent: Agent, version: Version, session: Session) -> ApiError:
+        """The refusal of a request on ``session`` of a version that never answers."""
+        failure = version.not_answering
+        assert failure is not None
+        return ApiError(
+            failure.status,
+            failure.code,
+            failure.message.replace("{session}", session.session_id),
+            headers={"x-agent-name": agent.name, "x-agent-version": str(version.number)},
+        )
 
     def get_session(self, name: str, session_id: str) -> Session:
         agent = self._agent(name)
@@ -740,6 +857,7 @@ class ProjectState:
                 ready_at=float(v["ready_at"]),
                 settles_to=VersionStatus(v["settles_to"]),
                 error=v.get("error"),
+                not_answering=NotAnswering.from_json(v.get("not_answering")),
             )
         for s in record.get("sessions", []):
             agent.sessions[s["session_id"]] = Session(
@@ -771,6 +889,7 @@ def dump_version(v: Version) -> dict[str, Any]:
         "ready_at": v.ready_at,
         "settles_to": v.settles_to.value,
         "error": v.error,
+        "not_answering": v.not_answering.to_json() if v.not_answering is not None else None,
     }
 
 

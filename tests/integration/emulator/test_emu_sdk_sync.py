@@ -295,11 +295,12 @@ def test_sessions_need_an_active_version(project: AIProjectClient, agent_name: s
         timeout=10,
         what="failed version",
     )
-    with pytest.raises(ResourceExistsError) as caught:
+    with pytest.raises(HttpResponseError) as caught:
         project.agents.create_session(
             agent_name, version_indicator=VersionRefIndicator(agent_version="1")
         )
-    assert caught.value.status_code == 409
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None and caught.value.error.code == "agent_version_failed"
 
 
 def test_the_log_stream_can_stay_open_and_follow_new_lines(
