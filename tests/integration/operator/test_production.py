@@ -43,13 +43,8 @@ def test_version_deleted_behind_the_operators_back_is_recreated_at_resync(
     first = versions(foundry, name)[0]["version"]
     created = versions(foundry, name)[0]["created_at"]
 
-    # Whether Foundry lets anyone delete the routed version is unconfirmed; allow it here.
-    admin = emulator.admin()
-    admin.patch_config({"lifecycle": {"delete_routed_version": "allow"}})
-    try:
-        foundry.agents.delete_version(name, first, force=True)
-    finally:
-        admin.patch_config({"lifecycle": {"delete_routed_version": "reject"}})
+    # The SDK's own sample deletes the routed version with force=True: the emulator allows it.
+    foundry.agents.delete_version(name, first, force=True)
     wait_for(
         lambda: any(
             e["reason"] == "DriftDetected" and e["type"] == "Warning"
