@@ -24,6 +24,7 @@ from ..api.status import (
 from .conditions import StateReason, apply_phase
 from .errors import Failure
 from .observed import VersionInfo
+from .publish import Seen
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Report:
     serving: str | None = None
     ours: Sequence[VersionInfo] = ()
     events: tuple[Event, ...] = field(default=())
+    # What the look at the Foundry agent found for status.endpoint, identity and suspended;
+    # None when this reconcile did not look (status keeps what it said).
+    seen: Seen | None = None
 
 
 def load_status(raw: Mapping[str, Any] | None) -> HostedAgentStatus:
@@ -92,6 +96,7 @@ def build_status(
         message=message,
     )
     target = report.target
+    seen = report.seen
     return HostedAgentStatus(
         observed_generation=generation,
         agent_name=report.agent_name,
@@ -108,6 +113,11 @@ def build_status(
             else None
         ),
         versions=_history(report.ours) if report.ours else previous.versions,
+        endpoint=seen.endpoint if seen is not None else previous.endpoint,
+        identity=seen.identity if seen is not None else previous.identity,
+        suspended=(seen.suspended or None) if seen is not None else previous.suspended,
+        # The endpoint ConfigMap step (after this) says otherwise when it changes.
+        endpoint_config_map_name=previous.endpoint_config_map_name,
     )
 
 

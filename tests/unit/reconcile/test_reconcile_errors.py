@@ -104,6 +104,7 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         Reason.CONFLICT,
         Reason.SECRET_NOT_FOUND,
         Reason.CREDENTIAL_UNAVAILABLE,
+        Reason.CONFIG_MAP_WRITE_FAILED,
     }
 
 
