@@ -1,8 +1,10 @@
 """One reconcile of one HostedAgent: observe Foundry, plan, act, and say what to report.
 
 This module sequences I/O; every decision is a pure function in ``reconcile/``. It never
-writes to Kubernetes: it returns an :class:`Outcome` (the status to hold, the Events worth
-posting, the kind of next look), and the engine writes, posts and schedules.
+writes to the HostedAgent: it returns an :class:`Outcome` (the status to hold, the Events
+worth posting, the kind of next look), and the engine writes, posts and schedules. The one
+Kubernetes object it writes is the endpoint ConfigMap a HostedAgent asks for
+(``spec.endpointConfigMap``), after Foundry, because what it holds comes from status.
 
 Reconciles of HostedAgents that name the same Foundry agent run one at a time (a lock per
 agent name): the first to look either finds the agent free and claims it with its first
@@ -28,6 +30,8 @@ from .api.resource import RETRY_ANNOTATION
 from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
 from .api.status import HostedAgentStatus, Phase
 from .foundry.client import FoundryClient, FoundryError
+from .kube.api import KubeError
+from .kube.configmaps import ConfigMaps
 from .kube.env import EnvResolver, Ref, references
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
@@ -48,9 +52,27 @@ from .reconcile.plan import (
     plan,
     serving_version,
 )
+from .reconcile.publish import (
+    NOTHING,
+    Owner,
+    Seen,
+    Step,
+    configmap_body,
+    configmap_data,
+    configmap_patch,
+    configmap_step,
+    conflict_message,
+    owned_by,
+    seen,
+    stale_configmap,
+)
 from .reconcile.report import Event, Report, build_status, load_status, transition_events
+from .reconcile.suspend import Switch, held_suspended, switch, switched
 
 log = logging.getLogger("foundry_operator.controller")
+
+# Phases in which the agent is settled as the spec wants it.
+SETTLED_PHASES = frozenset({Phase.READY, Phase.SUSPENDED})
 
 # Create, route and confirm can happen in one pass when Foundry answers quickly; this bounds
 # the loop so a misbehaving service can never keep one reconcile spinning.
@@ -86,8 +108,11 @@ class Outcome:
     agent: str | None = None
     # Secret values the reconcile resolved: every message that leaves is redacted of them.
     secrets: tuple[str, ...] = ()
-    # The Secrets and ConfigMaps the spec reads, so that a change to one wakes this object.
+    # The Secrets and ConfigMaps the spec reads (and the endpoint ConfigMap it asks for), so
+    # that a change to one wakes this object.
     refs: frozenset[Ref] = frozenset()
+    # What status was built from (None when status is kept as it is).
+    report: Report | None = None
 
 
 def _now() -> datetime:
@@ -124,9 +149,10 @@ class Reconciler:
     """Everything one reconcile needs that outlives it: the Foundry client, the env
     resolver, and the per-agent-name locks."""
 
-    def __init__(self, foundry: FoundryClient, env: EnvResolver) -> None:
+    def __init__(self, foundry: FoundryClient, env: EnvResolver, configmaps: ConfigMaps) -> None:
         self.foundry = foundry
         self.env = env
+        self.configmaps = configmaps
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def release_agent(self, agent: str) -> None:
@@ -150,6 +176,8 @@ class Reconciler:
         )
 
         refs = references(spec)
+        if spec.endpoint_config_map is not None:
+            refs = refs | {Ref("ConfigMap", spec.endpoint_config_map.name)}
         resolved = await self.env.resolve(resource.namespace, spec)
         secrets = tuple(resolved.values.values())
         if resolved.missing:
@@ -167,6 +195,7 @@ class Reconciler:
                 outcome = await self._converge(resource, previous, spec, agent, desired, secrets)
             except FoundryError as err:
                 outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
+        outcome = await self._publish(resource, previous, spec, agent, outcome)
         return replace(
             outcome, agent=agent, secrets=secrets, refs=refs, events=warnings + outcome.events
         )
@@ -188,6 +217,7 @@ class Reconciler:
             result,
             retry_after,
             report.agent_name,
+            report=report,
         )
 
     def _unresolvable(
@@ -324,10 +354,24 @@ class Reconciler:
                     complete = True
                 continue
 
-            report = replace(base, events=tuple(events))
-            if agent_info is not None and not agent_info.enabled:
+            suspend = bool(spec.suspend)
+            looked: Seen | None = None
+            if agent_info is not None:
+                agent_info, flipped = await self._switch(
+                    resource, previous, agent, suspend, agent_info
+                )
+                if flipped is not None:
+                    events.append(flipped)
+                looked = seen(
+                    self.foundry.endpoint_facts(agent),
+                    agent_info,
+                    [p.protocol.value for p in spec.protocols],
+                    suspended=held_suspended(suspend=suspend, agent=agent_info),
+                )
+            report = replace(base, events=tuple(events), seen=looked)
+            if agent_info is not None and not agent_info.enabled and not suspend:
                 failure = Failure(
-                    Reason.AGENT_DISABLED, "AgentDisabled", f"Foundry agent {agent!r} is disabled"
+                    Reason.AGENT_DISABLED, "AgentDisabled", disabled_message(agent_info)
                 )
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
@@ -374,6 +418,16 @@ class Reconciler:
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
             # READY: retention last, so the serving version is settled before anything goes.
             report = await self._prune(resource, report, spec, agent, decision, extra)
+            if suspend:
+                report = replace(
+                    report,
+                    phase=Phase.SUSPENDED,
+                    reason=StateReason.SUSPENDED,
+                    message=f"Foundry agent {agent!r} is disabled because spec.suspend is true; "
+                    f"version {decision.serving} stays routed and serves again when it is "
+                    "resumed",
+                )
+                return self._finish(resource, previous, report, Look.SETTLED, "suspended")
             report = replace(report, phase=Phase.READY)
             return self._finish(resource, previous, report, Look.SETTLED, "ready")
 
@@ -400,8 +454,160 @@ class Reconciler:
                 "there was changed"
             )
         failure = Failure(Reason.AGENT_NAME_CONFLICT, "AgentNameConflict", message)
-        report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
+        # Not this HostedAgent's agent: status says nothing about calling it.
+        report = Report(
+            Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure, seen=NOTHING
+        )
         return self._finish(resource, previous, report, Look.SETTLED, "conflict")
+
+    async def _switch(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        agent: str,
+        suspend: bool,
+        info: AgentInfo,
+    ) -> tuple[AgentInfo, Event | None]:
+        """Put the agent's enable/disable switch where spec.suspend wants it: at most one
+        call, none when Foundry already agrees."""
+        step = switch(suspend=suspend, agent=info, suspended_by_us=bool(previous.suspended))
+        extra = _agent_extra(resource, agent)
+        if step is Switch.DISABLE:
+            await self.foundry.disable(agent)
+            log.info("disabled the Foundry agent (spec.suspend)", extra=extra)
+            event = Event(
+                "Normal",
+                "Suspended",
+                f"Disabled Foundry agent {agent!r} because spec.suspend is true; its versions "
+                "and traffic split are unchanged",
+            )
+        elif step is Switch.ENABLE:
+            await self.foundry.enable(agent)
+            log.info("enabled the Foundry agent again (spec.suspend unset)", extra=extra)
+            event = Event(
+                "Normal",
+                "Resumed",
+                f"Enabled Foundry agent {agent!r} again because spec.suspend is no longer true",
+            )
+        else:
+            return info, None
+        return switched(info, step), event
+
+    # --- the endpoint ConfigMap ----------------------------------------------------------
+
+    async def _publish(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        outcome: Outcome,
+    ) -> Outcome:
+        """Keep spec.endpointConfigMap's ConfigMap in step with status.endpoint: created once
+        the endpoint is known, patched only when its data differs, deleted when the field is
+        removed or renamed, and never written when someone else owns that name."""
+        status, report = outcome.status, outcome.report
+        if status is None or report is None:
+            return outcome  # this look learned nothing new; the next one publishes
+        namespace = resource.namespace
+        wanted = spec.endpoint_config_map.name if spec.endpoint_config_map else None
+        recorded = status.endpoint_config_map_name
+        owner = Owner(resource.name, resource.uid)
+        extra = _agent_extra(resource, agent)
+        events: list[Event] = []
+        name = wanted or recorded or ""
+        try:
+            stale = stale_configmap(recorded, wanted)
+            if stale is not None:
+                name = stale
+                existing = await self.configmaps.get(namespace, stale)
+                if existing is not None and owned_by(existing, owner):
+                    await self.configmaps.delete(namespace, stale, existing.uid)
+                    log.info("deleted endpoint ConfigMap %s", stale, extra=extra)
+                    events.append(
+                        Event(
+                            "Normal",
+                            "ConfigMapDeleted",
+                            f"Deleted ConfigMap {stale!r}: spec.endpointConfigMap no longer "
+                            "names it",
+                        )
+                    )
+                recorded = None
+            if wanted is not None and status.endpoint is not None:
+                name = wanted
+                data = configmap_data(agent, status.endpoint)
+                existing = await self.configmaps.get(namespace, wanted)
+                step = configmap_step(existing, owner, data)
+                if step is Step.CONFLICT:
+                    assert existing is not None
+                    failure = Failure(
+                        Reason.CONFIG_MAP_CONFLICT,
+                        "ConfigMapConflict",
+                        conflict_message(wanted, existing, owner),
+                    )
+                    return self._configmap_failed(
+                        resource, previous, outcome, report, failure, None, events
+                    )
+                if step is Step.CREATE:
+                    await self.configmaps.create(namespace, configmap_body(wanted, owner, data))
+                    log.info("created endpoint ConfigMap %s", wanted, extra=extra)
+                    events.append(
+                        Event(
+                            "Normal",
+                            "ConfigMapCreated",
+                            f"Created ConfigMap {wanted!r} with the agent's endpoint",
+                        )
+                    )
+                elif step is Step.UPDATE:
+                    assert existing is not None
+                    await self.configmaps.patch(namespace, wanted, configmap_patch(existing, data))
+                    log.info("updated endpoint ConfigMap %s", wanted, extra=extra)
+                recorded = wanted
+        except KubeError as exc:
+            log.warning("could not write endpoint ConfigMap %s: %s", name, exc, extra=extra)
+            failure = Failure(
+                Reason.CONFIG_MAP_WRITE_FAILED,
+                "ConfigMapWriteFailed",
+                clean_message(f"ConfigMap {name!r}: {exc}"),
+            )
+            return self._configmap_failed(
+                resource, previous, outcome, report, failure, recorded, events
+            )
+        status = status.model_copy(update={"endpoint_config_map_name": recorded})
+        return replace(outcome, status=status, events=[*outcome.events, *events])
+
+    def _configmap_failed(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        outcome: Outcome,
+        report: Report,
+        failure: Failure,
+        recorded: str | None,
+        events: list[Event],
+    ) -> Outcome:
+        """The ConfigMap could not be written. An agent that is otherwise Ready (or
+        suspended, or on its way) reports it: Ready means the ConfigMap holds the endpoint. A
+        failure already reported stays the one reported."""
+        if report.failure is not None or report.phase not in (*SETTLED_PHASES, Phase.PROVISIONING):
+            assert outcome.status is not None
+            status = outcome.status.model_copy(update={"endpoint_config_map_name": recorded})
+            return replace(outcome, status=status, events=[*outcome.events, *events])
+        failed = replace(
+            report,
+            phase=Phase.PROVISIONING if failure.transient else Phase.FAILED,
+            failure=failure,
+            reason=None,
+            message="the Foundry agent itself is unaffected",
+            events=(*report.events, *events),
+        )
+        if failure.transient:
+            result = self._finish(resource, previous, failed, Look.RETRY, "retry")
+        else:
+            result = self._finish(resource, previous, failed, Look.SETTLED, "failed")
+        assert result.status is not None
+        status = result.status.model_copy(update={"endpoint_config_map_name": recorded})
+        return replace(result, status=status)
 
     async def _prune(
         self,
@@ -476,11 +682,16 @@ class Reconciler:
         return len(ours)
 
 
+def disabled_message(info: AgentInfo) -> str:
+    source = f" (state source: {info.state_source})" if info.state_source else ""
+    return f"Foundry agent {info.name!r} is disabled{source}"
+
+
 def keeps_status_through_outage(previous: HostedAgentStatus, spec_hash: str) -> bool:
     """A serving agent that could not be looked at (Foundry or the token endpoint briefly
     away) is still serving: its status stays as it is and the look is retried with backoff,
     rather than a fleet flipping to not-Ready for the length of an outage."""
-    return previous.phase is Phase.READY and previous.spec_hash == spec_hash
+    return previous.phase in SETTLED_PHASES and previous.spec_hash == spec_hash
 
 
 # Refusals of a create that only a change can fix: asking again gets the same answer. An
@@ -550,7 +761,7 @@ def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> N
 
 def drift_event(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event | None:
     """An Event when Foundry no longer matches what this resource had made Ready."""
-    if previous.phase is not Phase.READY or previous.spec_hash != spec_hash:
+    if previous.phase not in SETTLED_PHASES or previous.spec_hash != spec_hash:
         return None
     if decision.action is Action.CREATE:
         return Event(

@@ -19,6 +19,7 @@ from .engine.writer import EventRecorder, StatusWriter
 from .foundry.client import FoundryClient
 from .kube import config
 from .kube.api import KubeClient, KubeError
+from .kube.configmaps import ConfigMaps
 from .kube.env import EnvResolver
 from .kube.refwatch import RefIndex, RefWatcher
 from .reconcile.nextlook import Timing
@@ -64,7 +65,7 @@ class Runtime:
                 raise
 
         engine = Engine(
-            Reconciler(foundry, EnvResolver(kube)),
+            Reconciler(foundry, EnvResolver(kube), ConfigMaps(kube)),
             StatusWriter(kube),
             EventRecorder(kube),
             refs,
