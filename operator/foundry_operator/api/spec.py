@@ -343,10 +343,11 @@ class EndpointConfigMap(CrdModel):
     name: ConfigMapName = Field(
         description="Name of the ConfigMap. The operator creates it, owned by this "
         "HostedAgent, and keeps its keys (OPENAI_BASE_URL, OPENAI_API_VERSION, "
-        "FOUNDRY_AGENT_NAME, FOUNDRY_TOKEN_SCOPE, FOUNDRY_FEATURES, FOUNDRY_AGENT_PROTOCOLS) in "
-        "step with status.endpoint. A ConfigMap of that name that this HostedAgent does not "
-        "own is never changed (reason ConfigMapConflict). Removing spec.endpointConfigMap, or "
-        "renaming it, deletes the ConfigMap the operator wrote."
+        "OPENAI_CUSTOM_HEADERS, FOUNDRY_AGENT_NAME, FOUNDRY_TOKEN_SCOPE, FOUNDRY_FEATURES, "
+        "FOUNDRY_AGENT_PROTOCOLS) in step with status.endpoint. A ConfigMap of that name "
+        "that this HostedAgent does not own is never changed (reason ConfigMapConflict). "
+        "Removing spec.endpointConfigMap, or renaming it, deletes the ConfigMap the operator "
+        "wrote."
     )
 
 

@@ -26,7 +26,16 @@ KEY_API_VERSION: Final = "OPENAI_API_VERSION"  # the api-version query value
 KEY_AGENT_NAME: Final = "FOUNDRY_AGENT_NAME"
 KEY_TOKEN_SCOPE: Final = "FOUNDRY_TOKEN_SCOPE"
 KEY_PROTOCOLS: Final = "FOUNDRY_AGENT_PROTOCOLS"  # comma-separated
-FIXED_KEYS: Final = (KEY_BASE_URL, KEY_API_VERSION, KEY_AGENT_NAME, KEY_TOKEN_SCOPE, KEY_PROTOCOLS)
+# Every header as "Name: value" lines: the openai package's own variable for extra headers.
+KEY_CUSTOM_HEADERS: Final = "OPENAI_CUSTOM_HEADERS"
+FIXED_KEYS: Final = (
+    KEY_BASE_URL,
+    KEY_API_VERSION,
+    KEY_AGENT_NAME,
+    KEY_TOKEN_SCOPE,
+    KEY_PROTOCOLS,
+    KEY_CUSTOM_HEADERS,
+)
 
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "foundry-agent-operator"
@@ -100,6 +109,7 @@ def configmap_data(agent_name: str, endpoint: AgentEndpoint) -> dict[str, str]:
         KEY_AGENT_NAME: agent_name,
         KEY_TOKEN_SCOPE: endpoint.token_scope,
         KEY_PROTOCOLS: ",".join(endpoint.protocols),
+        KEY_CUSTOM_HEADERS: "\n".join(f"{h.name}: {h.value}" for h in endpoint.headers),
     }
     for header in endpoint.headers:
         key = header_key(header.name)

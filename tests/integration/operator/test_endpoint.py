@@ -28,6 +28,7 @@ KEYS = {
     "FOUNDRY_TOKEN_SCOPE",
     "FOUNDRY_AGENT_PROTOCOLS",
     "FOUNDRY_FEATURES",
+    "OPENAI_CUSTOM_HEADERS",
 }
 
 
@@ -72,15 +73,20 @@ def foundry_state(emulator: EmulatorProcess, agent: str) -> str | None:
 
 
 def call(data: dict[str, str], text: str) -> str:
-    """One Responses call configured from the ConfigMap's data alone."""
+    """One Responses call configured from the ConfigMap's data alone, as environment
+    variables (what envFrom gives a Pod): the openai client reads the base URL and the
+    headers itself; the token and the api-version are passed as the README shows."""
     token = DefaultAzureCredential().get_token(data["FOUNDRY_TOKEN_SCOPE"]).token
-    client = openai.OpenAI(
-        base_url=data["OPENAI_BASE_URL"],
-        api_key=token,
-        default_query={"api-version": data["OPENAI_API_VERSION"]},
-        default_headers={"Foundry-Features": data["FOUNDRY_FEATURES"]},
-        max_retries=0,
-    )
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in data.items():
+            env.setenv(key, value)
+        client = openai.OpenAI(
+            api_key=token,
+            default_query={"api-version": data["OPENAI_API_VERSION"]},
+            max_retries=0,
+        )
+    assert str(client.base_url).rstrip("/") == data["OPENAI_BASE_URL"]
+    assert client.default_headers["Foundry-Features"] == data["FOUNDRY_FEATURES"]
     with client:
         return client.responses.create(input=text).output_text
 
@@ -123,6 +129,7 @@ def test_status_and_configmap_say_how_to_call_the_agent(
     assert data["FOUNDRY_TOKEN_SCOPE"] == "https://ai.azure.com/.default"
     assert data["FOUNDRY_FEATURES"] == endpoint["headers"][0]["value"]
     assert data["FOUNDRY_AGENT_PROTOCOLS"] == "responses"
+    assert data["OPENAI_CUSTOM_HEADERS"] == f"Foundry-Features: {data['FOUNDRY_FEATURES']}"
     assert cm["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "foundry.agents.dev/v1alpha1",

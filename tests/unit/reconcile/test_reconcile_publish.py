@@ -125,6 +125,7 @@ def test_configmap_holds_the_documented_keys_and_no_secret() -> None:
         "FOUNDRY_AGENT_NAME": "chat",
         "FOUNDRY_TOKEN_SCOPE": "https://ai.azure.com/.default",
         "FOUNDRY_AGENT_PROTOCOLS": "responses",
+        "OPENAI_CUSTOM_HEADERS": f"Foundry-Features: {FEATURES}",
         "FOUNDRY_FEATURES": FEATURES,
     }
     for value in data.values():
