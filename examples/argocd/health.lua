@@ -12,7 +12,9 @@
 --   Progressing  everything else: no status yet, a spec the operator has not acted on yet,
 --                a version being created, traffic moving, transient errors being retried
 --                (Throttled, FoundryUnavailable), and deletion.
--- Suspended and Missing are never returned (Argo CD itself reports Missing).
+--   Suspended    spec.suspend holds the agent disabled in Foundry (phase Suspended, Ready
+--                reason Suspended) for the current generation: it serves nothing, by request.
+-- Missing is never returned (Argo CD itself reports Missing).
 --
 -- Argo CD runs custom checks without the string and math libraries, so this script uses
 -- only plain comparisons, tostring and '..'.
@@ -110,6 +112,12 @@ if ready ~= nil and not same(ready.observedGeneration, generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to report generation " .. tostring(generation)
     .. " (Ready describes generation " .. tostring(ready.observedGeneration) .. ")"
+  return hs
+end
+
+if status.phase == "Suspended" and ready ~= nil and ready.reason == "Suspended" then
+  hs.status = "Suspended"
+  hs.message = explain(ready, "Suspended", status)
   return hs
 end
 

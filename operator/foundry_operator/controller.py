@@ -1,8 +1,10 @@
 """One reconcile of one HostedAgent: observe Foundry, plan, act, and say what to report.
 
 This module sequences I/O; every decision is a pure function in ``reconcile/``. It never
-writes to Kubernetes: it returns an :class:`Outcome` (the status to hold, the Events worth
-posting, the kind of next look), and the engine writes, posts and schedules.
+writes to the HostedAgent: it returns an :class:`Outcome` (the status to hold, the Events
+worth posting, the kind of next look), and the engine writes, posts and schedules. The one
+Kubernetes object it writes is the endpoint ConfigMap a HostedAgent asks for
+(``spec.endpointConfigMap``), after Foundry, because what it holds comes from status.
 
 Reconciles of HostedAgents that name the same Foundry agent run one at a time (a lock per
 agent name): the first to look either finds the agent free and claims it with its first
@@ -31,6 +33,8 @@ from .foundry.client import FoundryClient, FoundryError
 from .foundry.directory import AgentDirectory
 from .foundry.directory_policy import MIN_BATCH, is_brand_new
 from .foundry.probe import ProbeResult
+from .kube.api import KubeError
+from .kube.configmaps import ConfigMaps
 from .kube.env import EnvResolver, Ref, references
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
@@ -51,6 +55,20 @@ from .reconcile.plan import (
     plan,
     serving_version,
 )
+from .reconcile.publish import (
+    NOTHING,
+    Owner,
+    Seen,
+    Step,
+    configmap_body,
+    configmap_data,
+    configmap_patch,
+    configmap_step,
+    conflict_message,
+    owned_by,
+    seen,
+    stale_configmap,
+)
 from .reconcile.report import (
     KEEP,
     Event,
@@ -60,10 +78,15 @@ from .reconcile.report import (
     load_status,
     transition_events,
 )
-from .reconcile.rollout import Move, Progress, Step, previous_version
+from .reconcile.rollout import Move, Progress, previous_version
+from .reconcile.rollout import Step as RolloutStep
 from .reconcile.rollout import decide as decide_rollout
+from .reconcile.suspend import Switch, held_suspended, switch, switched
 
 log = logging.getLogger("foundry_operator.controller")
+
+# Phases in which the agent is settled as the spec wants it.
+SETTLED_PHASES = frozenset({Phase.READY, Phase.SUSPENDED})
 
 # Create, route and confirm can happen in one pass when Foundry answers quickly; this bounds
 # the loop so a misbehaving service can never keep one reconcile spinning.
@@ -99,8 +122,11 @@ class Outcome:
     agent: str | None = None
     # Secret values the reconcile resolved: every message that leaves is redacted of them.
     secrets: tuple[str, ...] = ()
-    # The Secrets and ConfigMaps the spec reads, so that a change to one wakes this object.
+    # The Secrets and ConfigMaps the spec reads (and the endpoint ConfigMap it asks for), so
+    # that a change to one wakes this object.
     refs: frozenset[Ref] = frozenset()
+    # What status was built from (None when status is kept as it is).
+    report: Report | None = None
 
 
 def _now() -> datetime:
@@ -138,10 +164,16 @@ class Reconciler:
     directory, the env resolver, and the per-agent-name locks."""
 
     def __init__(
-        self, foundry: FoundryClient, env: EnvResolver, *, directory_min_batch: int = MIN_BATCH
+        self,
+        foundry: FoundryClient,
+        env: EnvResolver,
+        configmaps: ConfigMaps,
+        *,
+        directory_min_batch: int = MIN_BATCH,
     ) -> None:
         self.foundry = foundry
         self.env = env
+        self.configmaps = configmaps
         # First looks of brand-new HostedAgents, answered many at a time (None: one GET each).
         self.directory = (
             AgentDirectory(foundry, min_batch=directory_min_batch)
@@ -174,6 +206,8 @@ class Reconciler:
         )
 
         refs = references(spec)
+        if spec.endpoint_config_map is not None:
+            refs = refs | {Ref("ConfigMap", spec.endpoint_config_map.name)}
         resolved = await self.env.resolve(resource.namespace, spec)
         secrets = tuple(resolved.values.values())
         if resolved.missing:
@@ -191,6 +225,7 @@ class Reconciler:
                 outcome = await self._converge(resource, previous, spec, agent, desired, secrets)
             except FoundryError as err:
                 outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
+        outcome = await self._publish(resource, previous, spec, agent, outcome)
         return replace(
             outcome, agent=agent, secrets=secrets, refs=refs, events=warnings + outcome.events
         )
@@ -212,6 +247,7 @@ class Reconciler:
             result,
             retry_after,
             report.agent_name,
+            report=report,
         )
 
     def _unresolvable(
@@ -369,10 +405,24 @@ class Reconciler:
                     complete = True
                 continue
 
-            report = replace(base, events=tuple(events))
-            if agent_info is not None and not agent_info.enabled:
+            suspend = bool(spec.suspend)
+            looked: Seen | None = None
+            if agent_info is not None:
+                agent_info, flipped = await self._switch(
+                    resource, previous, agent, suspend, agent_info
+                )
+                if flipped is not None:
+                    events.append(flipped)
+                looked = seen(
+                    self.foundry.endpoint_facts(agent),
+                    agent_info,
+                    [p.protocol.value for p in spec.protocols],
+                    suspended=held_suspended(suspend=suspend, agent=agent_info),
+                )
+            report = replace(base, events=tuple(events), seen=looked)
+            if agent_info is not None and not agent_info.enabled and not suspend:
                 failure = Failure(
-                    Reason.AGENT_DISABLED, "AgentDisabled", f"Foundry agent {agent!r} is disabled"
+                    Reason.AGENT_DISABLED, "AgentDisabled", disabled_message(agent_info)
                 )
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
@@ -418,12 +468,22 @@ class Reconciler:
                 report = replace(report, phase=Phase.FAILED, failure=failure)
                 return self._finish(resource, previous, report, Look.SETTLED, "failed")
             # READY: retention last, so the serving version is settled before anything goes.
+            report = await self._prune(resource, report, spec, agent, decision, extra)
+            if suspend:
+                report = replace(
+                    report,
+                    phase=Phase.SUSPENDED,
+                    reason=StateReason.SUSPENDED,
+                    message=f"Foundry agent {agent!r} is disabled because spec.suspend is true; "
+                    f"version {decision.serving} stays routed and serves again when it is "
+                    "resumed",
+                )
+                return self._finish(resource, previous, report, Look.SETTLED, "suspended")
             assert target is not None
             checked = await self._probe_serving(resource, previous, spec, agent, target, report)
             if isinstance(checked, Outcome):
                 return checked
             report, look, wait = checked
-            report = await self._prune(resource, report, spec, agent, decision, extra)
             report = replace(report, phase=Phase.READY, rollout=None)
             return self._finish(resource, previous, report, look, "ready", wait)
 
@@ -584,7 +644,7 @@ class Reconciler:
             if state is not None and not state.aborted
             else None
         )
-        steps = [Step(w, p) for w, p in spec.rollout.ordered()] if spec.rollout else []
+        steps = [RolloutStep(w, p) for w, p in spec.rollout.ordered()] if spec.rollout else []
         result: ProbeResult | None = None
         passed: bool | None = None
         if spec.probe is not None and (agent, target.version) in self._probed and not steps:
@@ -718,8 +778,160 @@ class Reconciler:
                 "there was changed"
             )
         failure = Failure(Reason.AGENT_NAME_CONFLICT, "AgentNameConflict", message)
-        report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
+        # Not this HostedAgent's agent: status says nothing about calling it.
+        report = Report(
+            Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure, seen=NOTHING
+        )
         return self._finish(resource, previous, report, Look.SETTLED, "conflict")
+
+    async def _switch(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        agent: str,
+        suspend: bool,
+        info: AgentInfo,
+    ) -> tuple[AgentInfo, Event | None]:
+        """Put the agent's enable/disable switch where spec.suspend wants it: at most one
+        call, none when Foundry already agrees."""
+        step = switch(suspend=suspend, agent=info, suspended_by_us=bool(previous.suspended))
+        extra = _agent_extra(resource, agent)
+        if step is Switch.DISABLE:
+            await self.foundry.disable(agent)
+            log.info("disabled the Foundry agent (spec.suspend)", extra=extra)
+            event = Event(
+                "Normal",
+                "Suspended",
+                f"Disabled Foundry agent {agent!r} because spec.suspend is true; its versions "
+                "and traffic split are unchanged",
+            )
+        elif step is Switch.ENABLE:
+            await self.foundry.enable(agent)
+            log.info("enabled the Foundry agent again (spec.suspend unset)", extra=extra)
+            event = Event(
+                "Normal",
+                "Resumed",
+                f"Enabled Foundry agent {agent!r} again because spec.suspend is no longer true",
+            )
+        else:
+            return info, None
+        return switched(info, step), event
+
+    # --- the endpoint ConfigMap ----------------------------------------------------------
+
+    async def _publish(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        outcome: Outcome,
+    ) -> Outcome:
+        """Keep spec.endpointConfigMap's ConfigMap in step with status.endpoint: created once
+        the endpoint is known, patched only when its data differs, deleted when the field is
+        removed or renamed, and never written when someone else owns that name."""
+        status, report = outcome.status, outcome.report
+        if status is None or report is None:
+            return outcome  # this look learned nothing new; the next one publishes
+        namespace = resource.namespace
+        wanted = spec.endpoint_config_map.name if spec.endpoint_config_map else None
+        recorded = status.endpoint_config_map_name
+        owner = Owner(resource.name, resource.uid)
+        extra = _agent_extra(resource, agent)
+        events: list[Event] = []
+        name = wanted or recorded or ""
+        try:
+            stale = stale_configmap(recorded, wanted)
+            if stale is not None:
+                name = stale
+                existing = await self.configmaps.get(namespace, stale)
+                if existing is not None and owned_by(existing, owner):
+                    await self.configmaps.delete(namespace, stale, existing.uid)
+                    log.info("deleted endpoint ConfigMap %s", stale, extra=extra)
+                    events.append(
+                        Event(
+                            "Normal",
+                            "ConfigMapDeleted",
+                            f"Deleted ConfigMap {stale!r}: spec.endpointConfigMap no longer "
+                            "names it",
+                        )
+                    )
+                recorded = None
+            if wanted is not None and status.endpoint is not None:
+                name = wanted
+                data = configmap_data(agent, status.endpoint)
+                existing = await self.configmaps.get(namespace, wanted)
+                step = configmap_step(existing, owner, data)
+                if step is Step.CONFLICT:
+                    assert existing is not None
+                    failure = Failure(
+                        Reason.CONFIG_MAP_CONFLICT,
+                        "ConfigMapConflict",
+                        conflict_message(wanted, existing, owner),
+                    )
+                    return self._configmap_failed(
+                        resource, previous, outcome, report, failure, None, events
+                    )
+                if step is Step.CREATE:
+                    await self.configmaps.create(namespace, configmap_body(wanted, owner, data))
+                    log.info("created endpoint ConfigMap %s", wanted, extra=extra)
+                    events.append(
+                        Event(
+                            "Normal",
+                            "ConfigMapCreated",
+                            f"Created ConfigMap {wanted!r} with the agent's endpoint",
+                        )
+                    )
+                elif step is Step.UPDATE:
+                    assert existing is not None
+                    await self.configmaps.patch(namespace, wanted, configmap_patch(existing, data))
+                    log.info("updated endpoint ConfigMap %s", wanted, extra=extra)
+                recorded = wanted
+        except KubeError as exc:
+            log.warning("could not write endpoint ConfigMap %s: %s", name, exc, extra=extra)
+            failure = Failure(
+                Reason.CONFIG_MAP_WRITE_FAILED,
+                "ConfigMapWriteFailed",
+                clean_message(f"ConfigMap {name!r}: {exc}"),
+            )
+            return self._configmap_failed(
+                resource, previous, outcome, report, failure, recorded, events
+            )
+        status = status.model_copy(update={"endpoint_config_map_name": recorded})
+        return replace(outcome, status=status, events=[*outcome.events, *events])
+
+    def _configmap_failed(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        outcome: Outcome,
+        report: Report,
+        failure: Failure,
+        recorded: str | None,
+        events: list[Event],
+    ) -> Outcome:
+        """The ConfigMap could not be written. An agent that is otherwise Ready (or
+        suspended, or on its way) reports it: Ready means the ConfigMap holds the endpoint. A
+        failure already reported stays the one reported."""
+        if report.failure is not None or report.phase not in (*SETTLED_PHASES, Phase.PROVISIONING):
+            assert outcome.status is not None
+            status = outcome.status.model_copy(update={"endpoint_config_map_name": recorded})
+            return replace(outcome, status=status, events=[*outcome.events, *events])
+        failed = replace(
+            report,
+            phase=Phase.PROVISIONING if failure.transient else Phase.FAILED,
+            failure=failure,
+            reason=None,
+            message="the Foundry agent itself is unaffected",
+            events=(*report.events, *events),
+        )
+        if failure.transient:
+            result = self._finish(resource, previous, failed, Look.RETRY, "retry")
+        else:
+            result = self._finish(resource, previous, failed, Look.SETTLED, "failed")
+        assert result.status is not None
+        status = result.status.model_copy(update={"endpoint_config_map_name": recorded})
+        return replace(result, status=status)
 
     async def _prune(
         self,
@@ -794,11 +1006,16 @@ class Reconciler:
         return len(ours)
 
 
+def disabled_message(info: AgentInfo) -> str:
+    source = f" (state source: {info.state_source})" if info.state_source else ""
+    return f"Foundry agent {info.name!r} is disabled{source}"
+
+
 def keeps_status_through_outage(previous: HostedAgentStatus, spec_hash: str) -> bool:
     """A serving agent that could not be looked at (Foundry or the token endpoint briefly
     away) is still serving: its status stays as it is and the look is retried with backoff,
     rather than a fleet flipping to not-Ready for the length of an outage."""
-    return previous.phase is Phase.READY and previous.spec_hash == spec_hash
+    return previous.phase in SETTLED_PHASES and previous.spec_hash == spec_hash
 
 
 # Refusals of a create that only a change can fix: asking again gets the same answer. An
@@ -868,7 +1085,7 @@ def _observe_provisioning(previous: HostedAgentStatus, target: VersionInfo) -> N
 
 def drift_event(previous: HostedAgentStatus, spec_hash: str, decision: Plan) -> Event | None:
     """An Event when Foundry no longer matches what this resource had made Ready."""
-    if previous.phase is not Phase.READY or previous.spec_hash != spec_hash:
+    if previous.phase not in SETTLED_PHASES or previous.spec_hash != spec_hash:
         return None
     if decision.action is Action.CREATE:
         return Event(

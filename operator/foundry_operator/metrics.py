@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILES = Counter(
     "foundry_operator_reconciles_total",
-    "Reconciles of HostedAgents by result (ready, progressing, failed, retry, conflict).",
+    "Reconciles of HostedAgents by result (ready, suspended, progressing, failed, retry, "
+    "conflict, deleted).",
     ["result"],
 )
 FOUNDRY_REQUESTS = Counter(

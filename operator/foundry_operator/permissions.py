@@ -16,6 +16,12 @@ refusals and kopf's "Not enough permissions" warnings):
 - kopf POSTs core/v1 Events (``create``) and never patches them.
 - Secrets and ConfigMaps: values are read by name (``kube/env.py``), and a metadata-only
   list+watch (``kube/refwatch.py``) notices changes to the ones HostedAgents reference.
+- The endpoint ConfigMap (``spec.endpointConfigMap``, ``kube/configmaps.py``): read by name
+  (the read rule above), created, merge-patched when its data differs, and deleted when the
+  field is removed or renamed. Never ``update``. Its ownerReference sets
+  ``blockOwnerDeletion``, which clusters running the OwnerReferencesPermissionEnforcement
+  admission plugin (OpenShift does) allow only to who may ``update``
+  ``hostedagents/finalizers``; the operator sends no request there.
 - Leader election (``kube/leader.py``, only with more than one replica) reads, creates and
   replaces (``update``) one Lease in the operator's own namespace.
 - Cluster-wide, kopf watches CustomResourceDefinitions to notice served resources that
@@ -66,6 +72,7 @@ class Verb(StrEnum):
     CREATE = "create"
     PATCH = "patch"
     UPDATE = "update"
+    DELETE = "delete"
 
 
 READ = frozenset({Verb.GET, Verb.LIST, Verb.WATCH})
@@ -127,6 +134,22 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
         Permission("", "secrets", READ, watched, "env valueFrom.secretKeyRef, and its changes"),
         Permission(
             "", "configmaps", READ, watched, "env valueFrom.configMapKeyRef, and its changes"
+        ),
+        Permission(
+            "",
+            "configmaps",
+            frozenset({Verb.CREATE, Verb.PATCH, Verb.DELETE}),
+            watched,
+            "the endpoint ConfigMap of spec.endpointConfigMap: created, kept in step, deleted "
+            "when the field goes",
+        ),
+        Permission(
+            GROUP,
+            f"{PLURAL}/finalizers",
+            frozenset({Verb.UPDATE}),
+            watched,
+            "blockOwnerDeletion on the endpoint ConfigMap's ownerReference, where the "
+            "OwnerReferencesPermissionEnforcement admission plugin checks it",
         ),
     ]
     if scope is Scope.CLUSTER:

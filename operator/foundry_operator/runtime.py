@@ -19,6 +19,7 @@ from .engine.writer import EventRecorder, StatusWriter
 from .foundry.client import FoundryClient
 from .kube import config
 from .kube.api import KubeClient, KubeError
+from .kube.configmaps import ConfigMaps
 from .kube.env import EnvResolver
 from .kube.refwatch import RefIndex, RefWatcher
 from .reconcile.nextlook import Timing
@@ -65,7 +66,10 @@ class Runtime:
 
         engine = Engine(
             Reconciler(
-                foundry, EnvResolver(kube), directory_min_batch=settings.directory_min_batch
+                foundry,
+                EnvResolver(kube),
+                ConfigMaps(kube),
+                directory_min_batch=settings.directory_min_batch,
             ),
             StatusWriter(kube),
             EventRecorder(kube),

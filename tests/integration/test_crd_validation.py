@@ -64,6 +64,19 @@ INVALID: list[tuple[str, str, str, str]] = [
         "spec.agentName",
         "set spec.agentName",
     ),
+    (
+        "endpoint-configmap-name-uppercase",
+        manifest(endpointConfigMap={"name": "Chat_Endpoint"}),
+        "spec.endpointConfigMap.name",
+        "must be a valid ConfigMap name",
+    ),
+    (
+        "endpoint-configmap-without-name",
+        manifest(endpointConfigMap={}),
+        "spec.endpointConfigMap.name",
+        "Required value",
+    ),
+    ("suspend-not-a-boolean", manifest(suspend="yes"), "spec.suspend", "boolean"),
     ("cpu-above-range", manifest(cpu="8"), "spec.cpu", "between 250m and 4"),
     ("cpu-below-range", manifest(cpu="100m"), "spec.cpu", "between 250m and 4"),
     ("memory-not-a-quantity", manifest(memory="lots"), "spec.memory", "number of Mi or Gi"),
@@ -255,6 +268,8 @@ def test_full_valid_manifest_is_accepted(kubectl: Kubectl, namespace: str) -> No
         idleTimeoutSeconds=900,
         deletionPolicy="Retain",
         revisionHistoryLimit=0,
+        suspend=True,
+        endpointConfigMap={"name": "chat-prod.endpoint"},
     )
     result = apply(kubectl, namespace, text)
     assert result.returncode == 0, result.stderr
@@ -304,6 +319,18 @@ def test_short_name_and_printer_columns(kubectl: Kubectl, namespace: str) -> Non
     assert apply(kubectl, namespace, manifest()).returncode == 0
     header = kubectl("get", "hagent", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "AGENT", "SERVING", "PHASE", "READY", "AGE"]
+    wide = kubectl("get", "hagent", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
+    assert wide == [
+        "NAME",
+        "AGENT",
+        "SERVING",
+        "PHASE",
+        "READY",
+        "REASON",
+        "LATEST",
+        "ENDPOINT",
+        "AGE",
+    ]
 
 
 @pytest.mark.usefixtures("crd_installed")
@@ -315,6 +342,14 @@ def test_kubectl_explain_teaches_the_api(kubectl: Kubectl) -> None:
 
     text = wait_for(explained, timeout=30, what="kubectl explain hostedagents.spec.cpu")
     assert "CPU cores for the agent container" in text
+    for path, words in (
+        ("hostedagents.spec.suspend", "disables the agent in Foundry"),
+        ("hostedagents.spec.endpointConfigMap.name", "OPENAI_BASE_URL"),
+        ("hostedagents.status.endpoint.baseURL", "Base URL for OpenAI clients"),
+        ("hostedagents.status.endpoint.tokenScope", "Entra ID bearer token"),
+        ("hostedagents.status.identity.principalId", "principal"),
+    ):
+        assert words in kubectl("explain", path).stdout, path
 
 
 @pytest.mark.usefixtures("crd_installed")

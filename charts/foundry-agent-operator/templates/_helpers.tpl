@@ -117,8 +117,11 @@ Refuse combinations that cannot work, with the fix in the message.
 {{- end }}
 
 {{/*
-The rules every scope needs, on HostedAgents, Events, Secrets and ConfigMaps; the RBAC
-template adds the scope's own (CRD discovery cluster-wide) and the leader Lease.
+The rules every scope needs, on HostedAgents, Events, Secrets and ConfigMaps (read for env,
+written for spec.endpointConfigMap); the RBAC template adds the scope's own (CRD discovery
+cluster-wide) and the leader Lease. hostedagents/finalizers: the endpoint ConfigMap's
+ownerReference sets blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
+admission plugin (where enabled) allows only with update there.
 */}}
 {{- define "foundry-agent-operator.rules" -}}
 - apiGroups: ["foundry.agents.dev"]
@@ -127,10 +130,16 @@ template adds the scope's own (CRD discovery cluster-wide) and the leader Lease.
 - apiGroups: ["foundry.agents.dev"]
   resources: ["hostedagents/status"]
   verbs: ["patch"]
+- apiGroups: ["foundry.agents.dev"]
+  resources: ["hostedagents/finalizers"]
+  verbs: ["update"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
 - apiGroups: [""]
   resources: ["secrets", "configmaps"]
   verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "patch", "delete"]
 {{- end }}

@@ -98,6 +98,13 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
         "description": "Newest version created for the current spec",
         "priority": 1,
     },
+    {
+        "name": "Endpoint",
+        "type": "string",
+        "jsonPath": ".status.endpoint.baseURL",
+        "description": "Base URL of the agent's Responses endpoint for OpenAI clients",
+        "priority": 1,
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 

@@ -141,6 +141,19 @@ ConfigKey = Annotated[
 ]
 
 
+ConfigMapName = Annotated[
+    str,
+    Field(min_length=1, max_length=253),
+    Rule(
+        f"self.matches('{patterns.DNS_SUBDOMAIN}')",
+        "spec.endpointConfigMap.name must be a valid ConfigMap name: lowercase letters, "
+        "digits, '-' and '.', starting and ending with a letter or digit (a DNS-1123 "
+        "subdomain)",
+        check=lambda v: _DNS_SUBDOMAIN_RE.fullmatch(v) is not None,
+    ),
+]
+
+
 def _env_name_allowed(name: str) -> bool:
     # Case-insensitive: "foundry_x" is as reserved as "FOUNDRY_X" to a reader, and refusing
     # it here beats a surprise from the service.
@@ -321,6 +334,21 @@ class EnvVar(CrdModel):
         default=None,
         description="Read the value from a Secret or ConfigMap. A changed value (for example a "
         "rotated Secret) creates a new agent version.",
+    )
+
+
+class EndpointConfigMap(CrdModel):
+    """A ConfigMap in the HostedAgent's namespace that the operator writes the agent's
+    endpoint into, for applications to load with envFrom. It holds no secret and no token."""
+
+    name: ConfigMapName = Field(
+        description="Name of the ConfigMap. The operator creates it, owned by this "
+        "HostedAgent, and keeps its keys (OPENAI_BASE_URL, OPENAI_API_VERSION, "
+        "OPENAI_CUSTOM_HEADERS, FOUNDRY_AGENT_NAME, FOUNDRY_TOKEN_SCOPE, FOUNDRY_FEATURES, "
+        "FOUNDRY_AGENT_PROTOCOLS) in step with status.endpoint. A ConfigMap of that name "
+        "that this HostedAgent does not own is never changed (reason ConfigMapConflict). "
+        "Removing spec.endpointConfigMap, or renaming it, deletes the ConfigMap the operator "
+        "wrote."
     )
 
 
@@ -531,6 +559,20 @@ class HostedAgentSpec(CrdModel):
         default=None,
         description="Steps in which a new version takes the traffic from the serving one. "
         "Unset: all at once.",
+    )
+
+    suspend: bool | None = Field(
+        default=None,
+        description="true disables the agent in Foundry (it rejects new sessions and "
+        "requests; existing sessions drain) and the HostedAgent reports phase Suspended, "
+        "Ready=False with reason Suspended. false or unset enables it again if the operator "
+        "disabled it. Nothing else changes: no new version, the traffic split stays; spec "
+        "changes made meanwhile still roll out, ready to serve on resume. Default false.",
+    )
+    endpoint_config_map: EndpointConfigMap | None = Field(
+        default=None,
+        description="Publish the agent's endpoint in a ConfigMap for applications "
+        "(envFrom). Off when unset.",
     )
 
     # Uniqueness for protocols and env is enforced by the apiserver through list-type map;

@@ -29,6 +29,7 @@ class Phase(StrEnum):
     PROVISIONING = "Provisioning"
     READY = "Ready"
     FAILED = "Failed"
+    SUSPENDED = "Suspended"
     DELETING = "Deleting"
 
 
@@ -129,6 +130,65 @@ class ProbeStatus(CrdModel):
     last_transition_time: datetime = Field(description="When the outcome last changed.")
 
 
+class EndpointHeader(CrdModel):
+    """An HTTP header every request to the agent endpoint carries."""
+
+    name: str = Field(max_length=256, description="Header name, e.g. Foundry-Features.")
+    value: str = Field(max_length=4096, description="Header value, sent as is.")
+
+
+class AgentEndpoint(CrdModel):
+    """How a client calls the agent: everything it needs besides an Entra token.
+
+    The OpenAI Responses API is served at baseURL + "/responses?api-version=" + apiVersion;
+    send "Authorization: Bearer <token for tokenScope>" and each of headers. This is what
+    the azure-ai-projects SDK's get_openai_client(agent_name=...) configures.
+    """
+
+    base_url: str = Field(
+        alias="baseURL",
+        max_length=2048,
+        description="Base URL for OpenAI clients (Responses protocol): "
+        "{project endpoint}/agents/{agent}/endpoint/protocols/openai. Set it as base_url, or "
+        "as the OPENAI_BASE_URL environment variable.",
+    )
+    api_version: str = Field(
+        max_length=64,
+        description="Value of the api-version query parameter every request must carry.",
+    )
+    token_scope: str = Field(
+        max_length=256,
+        description="Scope of the Entra ID bearer token to send, e.g. "
+        "https://ai.azure.com/.default. The caller needs a role on the Foundry project (e.g. "
+        "Azure AI User).",
+    )
+    headers: list[EndpointHeader] = Field(
+        default_factory=list,
+        max_length=16,
+        description="HTTP headers to send with every request, as the SDK sends them.",
+        json_schema_extra=k8s_extra(list_type="map", list_map_keys=["name"]),
+    )
+    protocols: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Protocols the agent endpoint serves, as Foundry reports them (e.g. "
+        "responses).",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+
+
+class AgentIdentity(CrdModel):
+    """The agent's own Microsoft Entra identity, which Foundry creates for it. Grant it
+    roles for what the agent itself calls (e.g. Azure AI User for toolboxes)."""
+
+    principal_id: str | None = Field(
+        default=None, max_length=64, description="Object (principal) ID of the identity."
+    )
+    client_id: str | None = Field(
+        default=None, max_length=64, description="Client (application) ID of the identity."
+    )
+
+
 class HostedAgentStatus(CrdModel):
     """Observed state of the hosted agent, written by the operator."""
 
@@ -141,7 +201,8 @@ class HostedAgentStatus(CrdModel):
         description="The Foundry agent name in use (spec.agentName or metadata.name).",
     )
     phase: Phase | None = Field(
-        default=None, description="Pending, Provisioning, Ready, Failed or Deleting."
+        default=None,
+        description="Pending, Provisioning, Ready, Failed, Suspended or Deleting.",
     )
     latest_version: str | None = Field(
         default=None,
@@ -171,6 +232,28 @@ class HostedAgentStatus(CrdModel):
     )
     last_error: LastError | None = Field(
         default=None, description="The most recent error, with a remediation."
+    )
+    endpoint: AgentEndpoint | None = Field(
+        default=None,
+        description="How to call the agent, from Foundry: set once the Foundry agent exists "
+        "and belongs to this HostedAgent.",
+    )
+    identity: AgentIdentity | None = Field(
+        default=None,
+        description="The agent's instance identity in Microsoft Entra ID, when Foundry "
+        "reports one.",
+    )
+    suspended: bool | None = Field(
+        default=None,
+        description="True while the operator holds the Foundry agent disabled because "
+        "spec.suspend is true; it enables the agent again when spec.suspend is no longer "
+        "true. An agent disabled outside the operator is AgentDisabled instead.",
+    )
+    endpoint_config_map_name: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The ConfigMap the operator wrote status.endpoint into "
+        "(spec.endpointConfigMap).",
     )
     versions: list[VersionRecord] = Field(
         default_factory=list,

@@ -18,6 +18,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+# The helpers AIProjectClient.get_openai_client(agent_name=...) builds its client with
+# (module level in the SDK so that its sync and async clients share them): the agent
+# endpoint is described exactly as the SDK would call it, without making an OpenAI client.
+from azure.ai.projects._patch import (
+    _resolve_openai_base_url,
+    _resolve_openai_default_headers,
+    _resolve_openai_query_params,
+)
 from azure.ai.projects.aio import AIProjectClient
 from azure.ai.projects.models import (
     AgentEndpointConfig,
@@ -39,7 +47,7 @@ from azure.core.pipeline.transport import AioHttpTransport
 
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
-from ..reconcile.observed import AgentInfo, VersionInfo
+from ..reconcile.observed import AgentInfo, EndpointFacts, Identity, VersionInfo
 from .probe import ProbeResult, probe_version
 
 T = TypeVar("T")
@@ -51,6 +59,10 @@ QUICK_RETRIES = 2
 QUICK_RETRY_MAX_SECONDS = 5.0
 # The largest page of a list Foundry serves.
 LIST_PAGE_SIZE = 100
+
+# The scope get_openai_client asks the credential for (a literal in the SDK's method, not
+# part of its configuration).
+OPENAI_TOKEN_SCOPE = "https://ai.azure.com/.default"
 
 
 @dataclass(frozen=True)
@@ -125,19 +137,40 @@ def _version_info(agent: str, raw: Mapping[str, Any]) -> VersionInfo:
     )
 
 
+def _identity(raw: Any) -> Identity | None:
+    if not isinstance(raw, Mapping):
+        return None
+    principal, client = raw.get("principal_id"), raw.get("client_id")
+    if not principal and not client:
+        return None
+    return Identity(
+        principal_id=str(principal) if principal else None,
+        client_id=str(client) if client else None,
+    )
+
+
 def _agent_info(agent: str, raw: Mapping[str, Any]) -> AgentInfo:
     routing: dict[str, int] = {}
     endpoint = raw.get("agent_endpoint") or {}
     selector = endpoint.get("version_selector") or {}
     for rule in selector.get("version_selection_rules") or []:
         routing[str(rule.get("agent_version"))] = int(rule.get("traffic_percentage") or 0)
+    # Either state stands in for the other when one is missing; both default to enabled.
     state = raw.get("state") or raw.get("configuration_state") or "enabled"
+    configured = raw.get("configuration_state") or raw.get("state") or "enabled"
+    protocols = endpoint.get("protocol_configuration") or {}
     latest = (raw.get("versions") or {}).get("latest")
     return AgentInfo(
         name=agent,
         routing=routing,
         enabled=state != "disabled",
         latest=_version_info(agent, latest) if isinstance(latest, Mapping) else None,
+        configured_enabled=configured != "disabled",
+        state_source=str(raw.get("state_source") or "") or None,
+        identity=_identity(raw.get("instance_identity")),
+        protocols=tuple(sorted(str(k) for k, v in protocols.items() if v is not None))
+        if isinstance(protocols, Mapping)
+        else (),
     )
 
 
@@ -357,6 +390,30 @@ class FoundryClient:
         metrics.FOUNDRY_REQUESTS.labels("probe", "ok" if result.passed else "failed").inc()
         metrics.FOUNDRY_LATENCY.labels("probe").observe(time.monotonic() - started)
         return result
+
+    async def enable(self, agent: str) -> None:
+        """Let the agent endpoint accept sessions and requests again (idempotent in
+        Foundry, so safe to repeat)."""
+        await self._call("enable", lambda: self._client.agents.enable(agent))
+
+    async def disable(self, agent: str) -> None:
+        """Make the agent endpoint refuse new sessions and requests; existing sessions
+        drain. Versions and the traffic split stay as they are."""
+        await self._call("disable", lambda: self._client.agents.disable(agent))
+
+    def endpoint_facts(self, agent: str) -> EndpointFacts:
+        """How a client calls ``agent``: what get_openai_client(agent_name=agent) would
+        configure. No call to Foundry: AgentDetails carries no URL of its own, the SDK
+        derives it from the project endpoint."""
+        config = self._client._config
+        query = _resolve_openai_query_params(config, agent, {})
+        headers = _resolve_openai_default_headers(agent, {})
+        return EndpointFacts(
+            base_url=str(_resolve_openai_base_url(config, agent, {})),
+            api_version=str(query.get("api-version") or config.api_version),
+            token_scope=OPENAI_TOKEN_SCOPE,
+            headers=tuple(sorted((str(k), str(v)) for k, v in headers.items())),
+        )
 
     async def delete_agent(self, agent: str) -> bool:
         async def delete() -> bool:

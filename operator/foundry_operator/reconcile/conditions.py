@@ -40,6 +40,7 @@ class StateReason(StrEnum):
     ROLLING_OUT = "RollingOut"  # traffic is moving to the new version in steps
     DELETING = "Deleting"
     AS_EXPECTED = "AsExpected"
+    SUSPENDED = "Suspended"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,16 @@ def progressing_conditions(reason: StateReason, message: str = "") -> list[Condi
     ]
 
 
+def suspended_conditions(message: str = "") -> list[ConditionUpdate]:
+    """spec.suspend holds the agent disabled: not Ready, nothing in progress, nothing wrong."""
+    reason = StateReason.SUSPENDED
+    return [
+        ConditionUpdate(ConditionType.READY, FALSE, reason, message),
+        ConditionUpdate(ConditionType.PROGRESSING, FALSE, reason, message),
+        ConditionUpdate(ConditionType.DEGRADED, FALSE, StateReason.AS_EXPECTED, ""),
+    ]
+
+
 def failure_message(reason: Reason, message: str) -> str:
     """What happened, then what to do: the message people read on the conditions."""
     text = clean_message(message).rstrip(". ")
@@ -177,6 +188,8 @@ def conditions_for_phase(
         return failure_conditions(reason, message)
     if phase is Phase.READY:
         return ready_conditions(message)
+    if phase is Phase.SUSPENDED:
+        return suspended_conditions(message)
     if phase is Phase.FAILED:
         raise ValueError("phase Failed needs a failure Reason")
     return progressing_conditions(reason or _PHASE_DEFAULT_REASON[phase], message)

@@ -44,6 +44,8 @@ class Reason(StrEnum):
     PROBE_FAILED = "ProbeFailed"
     AGENT_NOT_RESPONDING = "AgentNotResponding"
     ROLLOUT_ABORTED = "RolloutAborted"
+    CONFIG_MAP_CONFLICT = "ConfigMapConflict"
+    CONFIG_MAP_WRITE_FAILED = "ConfigMapWriteFailed"
 
     @property
     def transient(self) -> bool:
@@ -175,7 +177,21 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         False,
         True,
         "The Foundry agent is disabled, so it serves nothing: enable it in Foundry "
-        "(POST /agents/<name>:enable).",
+        "(POST /agents/<name>:enable), or set spec.suspend to true and then back to false.",
+    ),
+    Reason.CONFIG_MAP_CONFLICT: ReasonInfo(
+        False,
+        True,
+        "A ConfigMap with the name in spec.endpointConfigMap.name exists and is not owned by "
+        "this HostedAgent, so the operator left it alone: choose another name, or delete "
+        "that ConfigMap and the operator creates its own.",
+    ),
+    Reason.CONFIG_MAP_WRITE_FAILED: ReasonInfo(
+        True,
+        False,
+        "The operator could not write the endpoint ConfigMap; it retries with backoff. If "
+        "this persists, check that its role may get, create, patch and delete configmaps in "
+        "this namespace.",
     ),
     Reason.PROBE_FAILED: ReasonInfo(
         True,

@@ -30,11 +30,39 @@ class VersionInfo:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """AgentDetails.instance_identity: the agent's own Entra identity."""
+
+    principal_id: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
 class AgentInfo:
     name: str
     # version -> traffic percentage, from the endpoint's FixedRatio rules
     routing: Mapping[str, int] = field(default_factory=dict)
+    # AgentDetails.state: whether the endpoint accepts requests at all (it may be disabled
+    # by the administrative switch below, or by its identity or blueprint: state_source).
     enabled: bool = True
     # versions.latest of AgentDetails: with the routing above, enough to look at an object
     # that is creating or serving without listing every version.
     latest: VersionInfo | None = None
+    # AgentDetails.configuration_state: the switch that enable/disable flip.
+    configured_enabled: bool = True
+    # AgentDetails.state_source: where a disabled state comes from, when not the switch.
+    state_source: str | None = None
+    identity: Identity | None = None
+    # The protocols the agent endpoint is configured for (protocol_configuration's keys).
+    protocols: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndpointFacts:
+    """How a client reaches one agent, as the SDK's get_openai_client(agent_name=...) would
+    set itself up: base URL, the api-version query value, the token scope and the headers."""
+
+    base_url: str
+    api_version: str
+    token_scope: str
+    headers: tuple[tuple[str, str], ...] = ()

@@ -27,6 +27,7 @@ from ..api.status import (
 from .conditions import StateReason, apply_phase
 from .errors import Failure
 from .observed import VersionInfo
+from .publish import Seen
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class Report:
     # status.rollout and status.probe as they should be now (KEEP: unchanged)
     rollout: RolloutStatus | Keep | None = KEEP
     probe: ProbeStatus | Keep | None = KEEP
+    # What the look at the Foundry agent found for status.endpoint, identity and suspended;
+    # None when this reconcile did not look (status keeps what it said).
+    seen: Seen | None = None
 
 
 def traffic_shares(routing: Mapping[str, int]) -> list[TrafficShare]:
@@ -125,6 +129,7 @@ def build_status(
     )
     target = report.target
     traffic = traffic_shares(report.traffic) if report.traffic is not None else previous.traffic
+    seen = report.seen
     return HostedAgentStatus(
         observed_generation=generation,
         agent_name=report.agent_name,
@@ -145,6 +150,11 @@ def build_status(
         traffic_summary=traffic_summary(traffic),
         rollout=previous.rollout if isinstance(report.rollout, Keep) else report.rollout,
         probe=previous.probe if isinstance(report.probe, Keep) else report.probe,
+        endpoint=seen.endpoint if seen is not None else previous.endpoint,
+        identity=seen.identity if seen is not None else previous.identity,
+        suspended=(seen.suspended or None) if seen is not None else previous.suspended,
+        # The endpoint ConfigMap step (after this) says otherwise when it changes.
+        endpoint_config_map_name=previous.endpoint_config_map_name,
     )
 
 

@@ -2,7 +2,7 @@
 
 One module fixture drives real HostedAgents into every state a user can meet (Ready,
 creating, failed image, missing Secret, name conflict, throttled, Foundry down, deleting,
-a spec the operator has not seen yet, no status at all), captures each object as
+suspended, a spec the operator has not seen yet, no status at all), captures each object as
 ``kubectl get -o json`` returns it, and every row below runs examples/argocd/health.lua on
 one of them in a Lua 5.1 sandbox shaped like Argo CD's.
 """
@@ -88,6 +88,7 @@ def captured(
             ("secret", _with_missing_secret("secret")),
             ("owner", manifest("owner", f"{IMAGE}:1", agentName=agent)),
             ("doomed", manifest("doomed", f"{IMAGE}:1")),
+            ("paused", manifest("paused", f"{IMAGE}:1", suspend=True)),
         ):
             _apply(kubectl, ns, text)
         for name in ("ready", "owner", "doomed"):
@@ -99,6 +100,7 @@ def captured(
         got["secret"] = _capture(
             kubectl, ns, "secret", _reason_is("SecretNotFound"), "SecretNotFound"
         )
+        got["suspended"] = _capture(kubectl, ns, "paused", _reason_is("Suspended"), "Suspended")
 
         _apply(kubectl, other, manifest("intruder", f"{IMAGE}:2", agentName=agent))
         got["conflict"] = _capture(
@@ -180,6 +182,7 @@ ROWS = (
     Row("throttled", "Progressing", ("Throttled",)),
     Row("unavailable", "Progressing", ("FoundryUnavailable",)),
     Row("deleting", "Progressing", ("Deleting", "FoundryUnavailable")),
+    Row("suspended", "Suspended", ("Suspended", "spec.suspend")),
     Row("stale", "Progressing", ("generation 2", "generation 1")),
     Row("nostatus", "Progressing", ("report status",)),
 )
@@ -201,6 +204,7 @@ def test_the_captured_states_are_what_the_rows_claim(captured: Captured) -> None
     assert status["ready"]["phase"] == "Ready"
     assert status["creating"]["phase"] == "Provisioning"
     assert status["failed"]["phase"] == "Failed"
+    assert status["suspended"]["phase"] == "Suspended"
     assert meta["deleting"].get("deletionTimestamp")
     assert meta["stale"]["generation"] == status["stale"]["observedGeneration"] + 1
     assert status["nostatus"] == {}

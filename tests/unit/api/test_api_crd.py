@@ -87,6 +87,24 @@ def test_printer_columns_show_agent_serving_phase_ready_age() -> None:
     assert columns["Age"]["type"] == "date"
 
 
+def test_wide_output_adds_the_endpoint() -> None:
+    columns = {c["name"]: c for c in crd()["spec"]["versions"][0]["additionalPrinterColumns"]}
+    assert columns["Endpoint"]["jsonPath"] == ".status.endpoint.baseURL"
+    assert columns["Endpoint"]["priority"] == 1
+
+
+def test_status_endpoint_identity_and_the_new_spec_fields_are_in_the_schema() -> None:
+    status = root_schema()["properties"]["status"]["properties"]
+    endpoint = status["endpoint"]["properties"]
+    assert set(endpoint) == {"baseURL", "apiVersion", "tokenScope", "headers", "protocols"}
+    assert endpoint["headers"]["x-kubernetes-list-map-keys"] == ["name"]
+    assert set(status["identity"]["properties"]) == {"principalId", "clientId"}
+    assert "Suspended" in status["phase"]["enum"]
+    spec = spec_schema()["properties"]
+    assert spec["suspend"]["type"] == "boolean"
+    assert spec["endpointConfigMap"]["required"] == ["name"]
+
+
 def test_schema_is_structural() -> None:
     text = yaml.safe_dump(root_schema())
     for forbidden in ("$ref", "anyOf", "oneOf", "allOf", "$defs", "const:", "title:", "null"):

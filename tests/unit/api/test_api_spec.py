@@ -262,3 +262,20 @@ def test_metadata_name_that_is_not_an_agent_name_needs_spec_agent_name() -> None
 def test_latest_tag_is_allowed_but_warned() -> None:
     assert HostedAgentSpec.model_validate(spec(image="a.io/b:latest")).warnings()
     assert not HostedAgentSpec.model_validate(spec()).warnings()
+
+
+def test_suspend_and_endpoint_configmap_are_off_by_default_and_round_trip() -> None:
+    assert HostedAgentSpec.model_validate(spec()).suspend is None
+    assert HostedAgentSpec.model_validate(spec()).endpoint_config_map is None
+    raw = spec(suspend=True, endpointConfigMap={"name": "chat-endpoint.v1"})
+    dumped = HostedAgentSpec.model_validate(raw).model_dump(by_alias=True, exclude_none=True)
+    assert dumped["suspend"] is True
+    assert dumped["endpointConfigMap"] == {"name": "chat-endpoint.v1"}
+
+
+@pytest.mark.parametrize("name", ["Chat", "chat_endpoint", "-chat", "chat-", "a" * 254, ""])
+def test_endpoint_configmap_name_must_be_a_dns_subdomain(name: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        HostedAgentSpec.model_validate(spec(endpointConfigMap={"name": name}))
+    if name and len(name) <= 253:
+        assert "spec.endpointConfigMap.name must be a valid ConfigMap name" in str(err.value)

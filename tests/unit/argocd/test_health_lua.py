@@ -71,6 +71,13 @@ def settled(
 
 
 READY = settled("Ready", ("True", "VersionActive", ""), servingVersion="3", latestVersion="3")
+SUSPENDED = settled(
+    "Suspended",
+    ("False", "Suspended", "Foundry agent 'chat' is disabled because spec.suspend is true"),
+    ("False", "Suspended"),
+    servingVersion="3",
+    suspended=True,
+)
 IMAGE_PULL = settled(
     "Failed",
     ("False", "ImagePullBackOff", f"Failed to pull image. {REMEDIATION}"),
@@ -92,6 +99,31 @@ ROWS = [
     Row("no status at all", hagent(None), "Progressing", ("report status",)),
     Row("empty status", hagent({}), "Progressing", ("report status",)),
     Row("ready", hagent(READY), "Healthy", ("Version 3 of agent chat is serving",)),
+    Row(
+        "suspended by spec.suspend",
+        hagent(SUSPENDED),
+        "Suspended",
+        ("Suspended: Foundry agent 'chat' is disabled",),
+    ),
+    Row(
+        "suspended, but the spec changed since (perhaps resumed)",
+        hagent(SUSPENDED, generation=2),
+        "Progressing",
+        ("generation 2",),
+    ),
+    Row(
+        "the endpoint ConfigMap belongs to someone else",
+        hagent(
+            settled(
+                "Failed",
+                ("False", "ConfigMapConflict", "ConfigMap 'x' exists and is not owned"),
+                degraded=("True", "ConfigMapConflict"),
+                message="ConfigMap 'x' exists and is not owned",
+            )
+        ),
+        "Degraded",
+        ("ConfigMapConflict: ConfigMap 'x' exists",),
+    ),
     Row(
         "ready, generation as a float (JSON numbers may decode that way)",
         hagent(READY, generation=1.0),

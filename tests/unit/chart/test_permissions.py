@@ -24,6 +24,7 @@ def test_no_wildcards_and_only_plain_verbs() -> None:
                     "create",
                     "patch",
                     "update",
+                    "delete",
                 }
 
 
@@ -48,6 +49,15 @@ def test_leases_only_with_leader_election_in_the_own_namespace_and_by_name() -> 
             Grant("coordination.k8s.io", "leases", "get", (LEASE_NAME,)),
             Grant("coordination.k8s.io", "leases", "update", (LEASE_NAME,)),
         }
+
+
+def test_configmaps_are_written_but_never_replaced_and_secrets_only_read() -> None:
+    def verbs(resource: str) -> set[str]:
+        return {g.verb for g in grants(Scope.CLUSTER, EVERYWHERE) if g.resource == resource}
+
+    assert verbs("configmaps") == {"get", "list", "watch", "create", "patch", "delete"}
+    assert verbs("secrets") == {"get", "list", "watch"}
+    assert verbs("hostedagents/finalizers") == {"update"}
 
 
 def test_crd_discovery_is_granted_only_cluster_wide() -> None:

@@ -31,7 +31,7 @@ class _Foundry:
 
 
 def _reconciler(foundry: _Foundry, **kwargs: Any) -> Reconciler:
-    return Reconciler(foundry, None, **kwargs)  # type: ignore[arg-type]
+    return Reconciler(foundry, None, None, **kwargs)  # type: ignore[arg-type]
 
 
 def _observe(reconciler: Reconciler, agent: str, previous: HostedAgentStatus) -> Any:

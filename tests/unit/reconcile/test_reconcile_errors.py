@@ -107,6 +107,7 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         # a version that does not answer (yet) is asked again with backoff
         Reason.PROBE_FAILED,
         Reason.AGENT_NOT_RESPONDING,
+        Reason.CONFIG_MAP_WRITE_FAILED,
     }
 
 
