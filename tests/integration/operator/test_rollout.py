@@ -8,10 +8,15 @@ traceback in the session's log stream, as the service does for a container that 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import openai
 import pytest
+from agent_framework import Message
+from agent_framework.openai import OpenAIChatClient
 from azure.ai.projects import AIProjectClient
+from azure.identity import DefaultAzureCredential
 
 from support import wait_for
 from support.hagent import IMAGE, condition, events, get, manifest, routing, unique, wait_ready
@@ -111,3 +116,36 @@ def test_an_active_version_that_does_not_answer_never_becomes_ready(
     assert routing(foundry, name) == {}  # it never took traffic
     logs = [e["message"] for e in events(kubectl, namespace, name) if e["reason"] == "AgentLogs"]
     assert logs and "KeyError" in logs[0]
+
+
+def test_clients_answer_with_nothing_but_what_status_publishes(
+    kubectl: Any, namespace: str
+) -> None:
+    """A probed, stepped HostedAgent, called with a plain openai client and with the Agent
+    Framework's Responses client, each configured only from status.endpoint plus a token."""
+    name = unique("called")
+    apply(kubectl, namespace, manifest(name, f"{IMAGE}:1", probe=PROBE, rollout=STEPS))
+    wait_ready(kubectl, namespace, name)
+    endpoint = get(kubectl, namespace, name)["status"]["endpoint"]
+    token = DefaultAzureCredential().get_token(endpoint["tokenScope"]).token
+    headers = {h["name"]: h["value"] for h in endpoint["headers"]}
+    query = {"api-version": endpoint["apiVersion"]}
+
+    plain = openai.OpenAI(
+        base_url=endpoint["baseURL"], api_key=token, default_headers=headers, default_query=query
+    )
+    assert plain.responses.create(input="hello").output_text == f"[{name} v1] echo: hello"
+
+    async def framework() -> str:
+        async_client = openai.AsyncOpenAI(
+            base_url=endpoint["baseURL"],
+            api_key=token,
+            default_headers=headers,
+            default_query=query,
+        )
+        client = OpenAIChatClient(model="hosted-agent", async_client=async_client)
+        response = await client.get_response([Message(role="user", contents=["hello"])])
+        await async_client.close()
+        return str(response.text)
+
+    assert asyncio.run(framework()) == f"[{name} v1] echo: hello"
