@@ -73,17 +73,19 @@ def test_get_shows_agent_serving_phase_ready_and_age(
 ) -> None:
     namespace, name = ready_agent
     header, row = kubectl("get", "hagent", name, "-n", namespace).stdout.splitlines()
-    assert header.split() == ["NAME", "AGENT", "SERVING", "PHASE", "READY", "AGE"]
-    assert row.split()[:5] == [name, name, "1", "Ready", "True"]
+    assert header.split() == ["NAME", "AGENT", "SERVING", "TRAFFIC", "PHASE", "READY", "AGE"]
+    assert row.split()[:6] == [name, name, "1", "1:100%", "Ready", "True"]
 
 
 def test_get_wide_adds_reason_and_latest(kubectl: Any, ready_agent: tuple[str, str]) -> None:
     namespace, name = ready_agent
     header, row = kubectl("get", "hagent", name, "-n", namespace, "-o", "wide").stdout.splitlines()
     assert header.split() == [
-        "NAME", "AGENT", "SERVING", "PHASE", "READY", "REASON", "LATEST", "AGE",
+        "NAME", "AGENT", "SERVING", "TRAFFIC", "PHASE", "READY", "REASON", "LATEST",
+        "ENDPOINT", "AGE",
     ]  # fmt: skip
-    assert row.split()[:7] == [name, name, "1", "Ready", "True", "VersionActive", "1"]
+    assert row.split()[:8] == [name, name, "1", "1:100%", "Ready", "True", "VersionActive", "1"]
+    assert row.split()[8].endswith(f"/agents/{name}/endpoint/protocols/openai")
 
 
 def test_get_by_category_and_full_name(kubectl: Any, ready_agent: tuple[str, str]) -> None:

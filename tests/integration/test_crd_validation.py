@@ -318,12 +318,13 @@ def test_unknown_status_fields_are_dropped_not_refused(kubectl: Kubectl, namespa
 def test_short_name_and_printer_columns(kubectl: Kubectl, namespace: str) -> None:
     assert apply(kubectl, namespace, manifest()).returncode == 0
     header = kubectl("get", "hagent", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "AGENT", "SERVING", "PHASE", "READY", "AGE"]
+    assert header == ["NAME", "AGENT", "SERVING", "TRAFFIC", "PHASE", "READY", "AGE"]
     wide = kubectl("get", "hagent", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
     assert wide == [
         "NAME",
         "AGENT",
         "SERVING",
+        "TRAFFIC",
         "PHASE",
         "READY",
         "REASON",
