@@ -230,7 +230,8 @@ def _exec_plugin(spec: dict[str, Any]) -> ExecPlugin:
 _exec_cache: dict[ExecPlugin, Credentials] = {}
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 time as the API server writes it (Z or an offset); None if unreadable."""
     if not value:
         return None
     try:
@@ -253,7 +254,7 @@ def exec_credentials(output: bytes, fallback: Credentials) -> Credentials:
         basic=fallback.basic,
         cert_pem=cert.encode() if cert else fallback.cert_pem,
         key_pem=key.encode() if key else fallback.key_pem,
-        expires=_parse_time(status.get("expirationTimestamp")),
+        expires=parse_time(status.get("expirationTimestamp")),
     )
 
 

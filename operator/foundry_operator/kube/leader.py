@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from .api import KubeClient, KubeError
+from .config import parse_time
 
 log = logging.getLogger("foundry_operator.leader")
 
@@ -60,16 +61,6 @@ def identity() -> str:
 def micro_time(when: datetime) -> str:
     """A Lease's MicroTime: RFC 3339 with exactly six fractional digits, in UTC."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def view_of(lease: dict[str, Any] | None, default_duration: int) -> LeaseView | None:
