@@ -27,6 +27,7 @@ from azure.ai.projects._patch import (
     _resolve_openai_query_params,
 )
 from azure.ai.projects.aio import AIProjectClient
+from azure.ai.projects.aio._configuration import AIProjectClientConfiguration
 from azure.ai.projects.models import (
     AgentEndpointConfig,
     FixedRatioVersionSelectionRule,
@@ -43,7 +44,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline import policies
 from azure.core.pipeline.transport import AioHttpTransport
+from azure.core.rest import HttpRequest
 
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
@@ -90,6 +93,27 @@ class AgentNamesPage:
     unnamed: int
     # The cursor of the next page; None on the last one.
     after: str | None
+
+
+def agent_names_page(payload: Any) -> AgentNamesPage:
+    """A page of the agents list (``{"data": [...], "last_id": ..., "has_more": ...}``)
+    reduced to names. The cursor is ``last_id``, as the SDK's pager takes it; ``has_more``
+    false ends the listing even where ``last_id`` is set."""
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    names: list[str] = []
+    unnamed = 0
+    for item in data if isinstance(data, list) else ():
+        name = (item.get("name") or item.get("id")) if isinstance(item, Mapping) else None
+        if isinstance(name, str) and name:
+            names.append(name)
+        else:
+            unnamed += 1
+    cursor = payload.get("last_id") if isinstance(payload, Mapping) else None
+    if isinstance(payload, Mapping) and payload.get("has_more") is False:
+        cursor = None
+    return AgentNamesPage(
+        tuple(names), unnamed, cursor if isinstance(cursor, str) and cursor else None
+    )
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:
@@ -183,6 +207,29 @@ def env_proxies(endpoint: str) -> dict[str, str] | None:
     return proxies or None
 
 
+def _pipeline(
+    endpoint: str, credential: AsyncTokenCredential, options: Mapping[str, Any]
+) -> list[Any]:
+    """The SDK's own request pipeline, configured as AIProjectClient configures it, minus
+    what the operator never uses and pays for on every call: ContentDecodePolicy parses each
+    JSON body once more for a context nothing here reads (the generated operations parse it
+    themselves); with retries off (see ``retry_total``) the retry policy only wraps the call;
+    redirects are not followed (a management call never redirects, and a followed redirect
+    would carry the bearer token elsewhere), so neither is the header clean-up they need."""
+    config = AIProjectClientConfiguration(endpoint=endpoint, credential=credential, **options)
+    return [
+        policies.RequestIdPolicy(**options),
+        config.headers_policy,
+        config.user_agent_policy,
+        config.proxy_policy,
+        config.authentication_policy,
+        config.custom_hook_policy,
+        config.logging_policy,
+        policies.DistributedTracingPolicy(**options),
+        config.http_logging_policy,
+    ]
+
+
 class FoundryClient:
     """One per operator process: one credential, one HTTP pool, one concurrency cap."""
 
@@ -196,10 +243,21 @@ class FoundryClient:
         read_timeout: float = 60.0,
     ) -> None:
         self.endpoint = endpoint
+        proxies = env_proxies(endpoint)
+        options: dict[str, Any] = {
+            "user_agent": f"foundry-agent-operator/{__version__}",
+            "proxies": proxies,
+            # No retries inside the SDK: azure-core would sleep (Retry-After, backoff) while
+            # holding one of our Foundry slots, and it re-sends a POST that Foundry may have
+            # applied before answering 5xx, which makes a second version. The engine retries
+            # instead, with its own backoff, after looking at what Foundry holds.
+            "retry_total": 0,
+            "connection_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+        }
         self._client = AIProjectClient(
             endpoint=endpoint,
             credential=credential,
-            user_agent=f"foundry-agent-operator/{__version__}",
             # Proxy settings are read from the environment once, here: with env settings on,
             # aiohttp looks up ~/.netrc and the proxy variables in a worker thread for every
             # request (about 5% of the operator's CPU in a mass rollout).
@@ -208,16 +266,12 @@ class FoundryClient:
                 connection_timeout=connect_timeout,
                 read_timeout=read_timeout,
             ),
-            proxies=env_proxies(endpoint),
-            # No retries inside the SDK: azure-core would sleep (Retry-After, backoff) while
-            # holding one of our Foundry slots, and it re-sends a POST that Foundry may have
-            # applied before answering 5xx, which makes a second version. The engine retries
-            # instead, with its own backoff, after looking at what Foundry holds.
-            retry_total=0,
-            connection_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            policies=_pipeline(endpoint, credential, options),
+            **options,
         )
         self._limit = asyncio.Semaphore(max_concurrency)
+        # The API version the SDK's own requests carry ("v1" on the GA line).
+        self._api_version = str(self._client._config.api_version)
 
     async def close(self) -> None:
         await self._client.close()
@@ -336,18 +390,19 @@ class FoundryClient:
         async def fetch() -> AgentNamesPage:
             if sending is not None:
                 sending()
-            pager = self._client.agents.list(limit=LIST_PAGE_SIZE).by_page(continuation_token=after)
-            page = await anext(pager)  # a page iterator always sends its first request
-            names: list[str] = []
-            unnamed = 0
-            async for item in page:
-                name = item.get("name") or item.get("id")
-                if isinstance(name, str) and name:
-                    names.append(name)
-                else:
-                    unnamed += 1
-            cursor = getattr(pager, "continuation_token", None)
-            return AgentNamesPage(tuple(names), unnamed, cursor or None)
+            # The same request the SDK's agents.list pager sends, but read as plain JSON:
+            # turning every entry of every page into AgentDetails models (versions and
+            # definitions included) cost more CPU than all the operator's other work in a
+            # mass rollout, only for the names.
+            params = {"limit": str(LIST_PAGE_SIZE), "api-version": self._api_version}
+            if after is not None:
+                params["after"] = after
+            request = HttpRequest(
+                "GET", "/agents", params=params, headers={"Accept": "application/json"}
+            )
+            response = await self._client.send_request(request)
+            response.raise_for_status()
+            return agent_names_page(response.json())
 
         return await self._call("list_agents", fetch)
 

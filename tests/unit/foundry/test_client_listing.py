@@ -1,15 +1,16 @@
-"""FoundryClient.list_agent_names: one page per call, over the SDK's own pager."""
+"""FoundryClient.list_agent_names: one page per call, the request the SDK's pager sends,
+read for names only."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
 
 from foundry_operator import metrics
 from foundry_operator.foundry import client as client_module
@@ -25,37 +26,34 @@ class _Credential:
 
 
 class _Response:
-    def __init__(self, status: int) -> None:
+    """What AIProjectClient.send_request hands back, as far as the listing reads it."""
+
+    def __init__(self, status: int, body: dict[str, Any] | None = None) -> None:
         self.status_code = status
-        self.reason = "Service Unavailable"
+        self.reason = "OK" if status < 400 else "Service Unavailable"
         self.headers = {"retry-after-ms": "0"}  # retried at once
         self.text = lambda: ""
+        self._body = body or {}
 
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise HttpResponseError(response=self)  # type: ignore[arg-type]
 
-def _pager(pages: dict[str | None, dict[str, Any]], seen: list[Any]) -> Callable[..., Any]:
-    """agents.list as the SDK builds it: get_next(cursor), extract_data -> (last_id, items)."""
-
-    def list_(**kwargs: Any) -> AsyncItemPaged[Any]:
-        seen.append(kwargs)
-
-        async def get_next(cursor: str | None = None) -> dict[str, Any]:
-            seen.append(("request", cursor))
-            body = pages[cursor]
-            if "status" in body:
-                raise HttpResponseError(response=_Response(body["status"]))  # type: ignore[arg-type]
-            return body
-
-        async def extract(body: dict[str, Any]) -> tuple[str | None, AsyncList[Any]]:
-            return body.get("last_id") or None, AsyncList(body["data"])
-
-        return AsyncItemPaged(get_next, extract)
-
-    return list_
+    def json(self) -> dict[str, Any]:
+        return self._body
 
 
 def _client(pages: dict[str | None, dict[str, Any]], seen: list[Any]) -> FoundryClient:
+    """A FoundryClient whose requests are answered from ``pages`` (by their ``after``)."""
     foundry = FoundryClient("https://example.test/api/projects/p", _Credential())  # type: ignore[arg-type]
-    foundry._client = SimpleNamespace(agents=SimpleNamespace(list=_pager(pages, seen)))  # type: ignore[assignment]
+
+    async def send_request(request: HttpRequest, **_: Any) -> _Response:
+        query = parse_qs(urlsplit(request.url).query)
+        seen.append((request.method, urlsplit(request.url).path, query))
+        body = pages[query["after"][0] if "after" in query else None]
+        return _Response(body.get("status", 200), body)
+
+    foundry._client = SimpleNamespace(send_request=send_request)  # type: ignore[assignment]
     return foundry
 
 
@@ -66,7 +64,8 @@ def _requests(operation: str, status: str) -> float:
 def test_each_page_is_one_call_from_its_cursor_of_every_kind_of_agent() -> None:
     pages: dict[str | None, dict[str, Any]] = {
         None: {"data": [{"name": "a"}, {"id": "b"}, {"other": 1}], "last_id": "b"},
-        "b": {"data": [{"name": "c"}], "last_id": None},
+        # The last page may carry its last_id too: has_more false ends the listing.
+        "b": {"data": [{"name": "c"}], "last_id": "c", "has_more": False},
     }
     seen: list[Any] = []
     foundry = _client(pages, seen)
@@ -80,12 +79,9 @@ def test_each_page_is_one_call_from_its_cursor_of_every_kind_of_agent() -> None:
         assert (last.names, last.unnamed, last.after) == (("c",), 0, None)
 
     asyncio.run(scenario())
-    assert seen == [
-        {"limit": LIST_PAGE_SIZE},  # no kind: a name is taken by an agent of any kind
-        ("request", None),
-        {"limit": LIST_PAGE_SIZE},
-        ("request", "b"),
-    ]
+    # No kind: a name is taken by an agent of any kind.
+    page = {"limit": [str(LIST_PAGE_SIZE)], "api-version": ["v1"]}
+    assert seen == [("GET", "/agents", page), ("GET", "/agents", {**page, "after": ["b"]})]
     assert sent == [1]
     assert _requests("list_agents", "ok") - before == 2
 
