@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import urllib3
 from kubernetes.client import ApiClient, Configuration, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import load_kube_config
@@ -457,20 +458,56 @@ class Fleet:
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self) -> None:
-        """Poll the list (served from the API server's cache) and note when each object is
-        first seen Ready for a generation. Polling, not a watch: with a thousand objects
-        changing at once a watch falls behind, and the figure would measure the watcher."""
-        while not self._stop.wait(0.5):
+        """Note when each object is first seen Ready for a generation, from a watch read as
+        plain JSON lines. The recorder must cost next to nothing: it shares two cores with
+        the operator it measures. Listing a thousand objects every half second (as this
+        did before) took seconds of the API server's and this process's CPU per list and
+        recorded readiness in steps of its period; the kubernetes package's Watch helper
+        falls behind a thousand objects changing at once."""
+        version: str | None = None
+        while not self._stop.is_set():
             try:
-                listed = items(
-                    self.api.list_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, resource_version="0"
+                if version is None:
+                    listed = self.api.list_namespaced_custom_object(
+                        GROUP, VERSION, self.namespace, PLURAL
                     )
-                )
-            except Exception:  # the apiserver may restart in a scenario: look again
-                continue
-            for obj in listed:
-                self._record(obj)
+                    for obj in items(listed):
+                        self._record(obj)
+                    version = str(listed["metadata"]["resourceVersion"])  # type: ignore[index]
+                version = self._follow(version)
+            except Exception:  # the apiserver may restart in a scenario: list again
+                version = None
+                self._stop.wait(0.5)
+
+    def _follow(self, version: str) -> str | None:
+        """One watch from ``version``; the version to go on from (None: list again)."""
+        # Unparsed, the client hands back urllib3's response, which iterates by lines.
+        response = self.api.list_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=60,
+            _preload_content=False,
+        )
+        assert isinstance(response, urllib3.BaseHTTPResponse)
+        try:
+            for line in response:
+                if self._stop.is_set():
+                    return version
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    return None  # 410 Gone: the version is too old to watch from
+                version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    self._record(obj)
+        finally:
+            response.release_conn()
+        return version
 
     def _record(self, obj: dict[str, Any]) -> None:
         status = obj.get("status") or {}

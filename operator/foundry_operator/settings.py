@@ -56,7 +56,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         le=1024,
-        description="reconciles in flight at once; 0 means twice maxConcurrency",
+        description="reconciles in flight at once; 0 means 16 times maxConcurrency (at most "
+        "1024): a reconcile mostly waits, and maxConcurrency alone caps Foundry calls",
     )
     directory_min_batch: int = Field(
         default=4,
@@ -113,7 +114,11 @@ class Settings(BaseSettings):
 
     @property
     def worker_count(self) -> int:
-        return self.workers or 2 * self.max_concurrency
+        # Workers are cheap tasks that mostly wait: for a Foundry slot, for the agent
+        # directory's round, for a Kubernetes write. With few of them, a burst of new objects
+        # all waiting on one directory round left the Foundry slots idle (polls and routes
+        # queued behind them) and kept each round small; the slots are the real cap.
+        return self.workers or min(1024, 16 * self.max_concurrency)
 
     @property
     def liveness_url(self) -> str | None:
