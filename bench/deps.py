@@ -11,6 +11,7 @@ from __future__ import annotations
 from foundry_devtools.devcluster.cluster import APISERVER, DevCluster
 from foundry_devtools.emulator.admin import AdminClient, Stats
 from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.kubewait import wait_established
 from foundry_devtools.local import OperatorProcess, crds_dir
 from foundry_operator.api.resource import GROUP, PLURAL, VERSION
 
@@ -25,4 +26,5 @@ __all__ = [
     "OperatorProcess",
     "Stats",
     "crds_dir",
+    "wait_established",
 ]

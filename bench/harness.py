@@ -41,6 +41,7 @@ from .deps import (
     EmulatorProcess,
     OperatorProcess,
     crds_dir,
+    wait_established,
 )
 from .operator_venv import OperatorPython, OperatorVenvError, resolve
 
@@ -276,12 +277,7 @@ class Stack:
             },
         )
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-        self.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/hostedagents.foundry.agents.dev",
-        )
+        wait_established([f"{PLURAL}.{GROUP}"], dict(os.environ, **self.cluster.env()))
         self.api = kube_client(self.cluster.kubeconfig)
         self.operator = BenchOperatorProcess(
             self.root / "operator.log",

@@ -27,6 +27,7 @@ from kubernetes.config import new_client_from_config
 from foundry_devtools.devcluster import binaries, versions
 from foundry_devtools.devcluster.cluster import DevCluster
 from foundry_devtools.emulator.process import EmulatorProcess
+from foundry_devtools.kubewait import wait_established
 from foundry_devtools.local import OperatorProcess
 from support import TEST_RESYNC_SECONDS, KubeEnv
 
@@ -114,15 +115,10 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 
 
 @pytest.fixture(scope="session")
-def crd_installed(kubectl: Kubectl) -> None:
+def crd_installed(kubectl: Kubectl, kube: KubeEnv) -> None:
     """The project's CRDs, applied and Established."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/hostedagents.foundry.agents.dev",
-    )
+    wait_established(["hostedagents.foundry.agents.dev"], kube.env, kubectl=str(kube.kubectl_bin))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .devcluster.cluster import DevCluster
 from .emulator.process import EmulatorProcess
+from .kubewait import wait_established
 from .local import OperatorProcess, crds_dir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -134,13 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     _say("3/5 installing the HostedAgent CRD")
     _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-    _kubectl(
-        cluster,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/hostedagents.foundry.agents.dev",
-    )
+    wait_established(["hostedagents.foundry.agents.dev"], dict(os.environ, **cluster.env()))
 
     _say(f"4/5 starting the operator (log: {root / 'operator.log'})")
     operator_pid = root / "operator.pid"
