@@ -122,6 +122,7 @@ def crd_installed(kubectl: Kubectl) -> None:
         "--for=condition=Established",
         "--timeout=60s",
         "crd/hostedagents.foundry.agents.dev",
+        "crd/foundrytoolboxes.foundry.agents.dev",
     )
 
 
