@@ -277,7 +277,10 @@ class Stack:
             },
         )
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-        wait_established([f"{PLURAL}.{GROUP}"], dict(os.environ, **self.cluster.env()))
+        wait_established(
+            [f"{PLURAL}.{GROUP}", f"foundrytoolboxes.{GROUP}"],
+            dict(os.environ, **self.cluster.env()),
+        )
         self.api = kube_client(self.cluster.kubeconfig)
         self.operator = BenchOperatorProcess(
             self.root / "operator.log",

@@ -118,7 +118,11 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 def crd_installed(kubectl: Kubectl, kube: KubeEnv) -> None:
     """The project's CRDs, applied and Established."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    wait_established(["hostedagents.foundry.agents.dev"], kube.env, kubectl=str(kube.kubectl_bin))
+    wait_established(
+        ["hostedagents.foundry.agents.dev", "foundrytoolboxes.foundry.agents.dev"],
+        kube.env,
+        kubectl=str(kube.kubectl_bin),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -135,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
 
     _say("3/5 installing the HostedAgent CRD")
     _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir()))
-    wait_established(["hostedagents.foundry.agents.dev"], dict(os.environ, **cluster.env()))
+    wait_established(
+        ["hostedagents.foundry.agents.dev", "foundrytoolboxes.foundry.agents.dev"],
+        dict(os.environ, **cluster.env()),
+    )
 
     _say(f"4/5 starting the operator (log: {root / 'operator.log'})")
     operator_pid = root / "operator.pid"

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from . import metrics
 from .api.reserved import METADATA_SPEC_HASH
 from .api.resource import RETRY_ANNOTATION
-from .api.spec import DeletionPolicy, HostedAgentSpec, resolve_agent_name
-from .api.status import HostedAgentStatus, Phase, ProbeStatus, RolloutStatus
+from .api.spec import DEFAULT_TOOLBOX_ENV, DeletionPolicy, HostedAgentSpec, resolve_agent_name
+from .api.status import AgentToolbox, HostedAgentStatus, Phase, ProbeStatus, RolloutStatus
 from .foundry.client import FoundryClient, FoundryError
 from .foundry.directory import AgentDirectory
 from .foundry.directory_policy import MIN_BATCH, is_brand_new
@@ -36,6 +36,7 @@ from .foundry.probe import ProbeResult
 from .kube.api import KubeError
 from .kube.configmaps import ConfigMaps
 from .kube.env import EnvResolver, Ref, references
+from .kube.toolboxes import Toolboxes
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
 from .reconcile.errors import (
@@ -82,6 +83,21 @@ from .reconcile.rollout import Move, Progress, previous_version
 from .reconcile.rollout import Step as RolloutStep
 from .reconcile.rollout import decide as decide_rollout
 from .reconcile.suspend import Switch, held_suspended, switch, switched
+from .reconcile.toolbox import (
+    KIND_AGENT,
+    desired_toolbox,
+    from_preview_tools,
+    inline_toolbox_name,
+    load_toolbox_status,
+    mcp_url,
+)
+from .toolboxes import (
+    ToolboxLocks,
+    ToolboxOwner,
+    conflict_of,
+    converge_toolbox,
+    delete_owned_toolbox,
+)
 
 log = logging.getLogger("foundry_operator.controller")
 
@@ -129,6 +145,17 @@ class Outcome:
     report: Report | None = None
 
 
+@dataclass(frozen=True)
+class ToolboxUse:
+    """The toolbox a spec's version is pinned to: the variable the operator sets, and what
+    status says about it."""
+
+    env: dict[str, str]
+    status: AgentToolbox
+    # The Foundry toolbox this HostedAgent owns (spec.tools), to delete with it.
+    owned: str | None = None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -170,10 +197,16 @@ class Reconciler:
         configmaps: ConfigMaps,
         *,
         directory_min_batch: int = MIN_BATCH,
+        toolboxes: Toolboxes | None = None,
+        toolbox_locks: ToolboxLocks | None = None,
     ) -> None:
         self.foundry = foundry
         self.env = env
         self.configmaps = configmaps
+        # FoundryToolboxes named in spec.toolbox are read through this (None: not wired).
+        self.toolboxes = toolboxes
+        # Shared with the FoundryToolbox reconciler: one converge per Foundry toolbox name.
+        self.toolbox_locks = toolbox_locks or ToolboxLocks()
         # First looks of brand-new HostedAgents, answered many at a time (None: one GET each).
         self.directory = (
             AgentDirectory(foundry, min_batch=directory_min_batch)
@@ -217,17 +250,120 @@ class Reconciler:
             return replace(
                 self._unresolvable(resource, previous, agent, failure, secrets), refs=refs
             )
-        desired = desired_version(
-            spec, resolved.values, retry_token=resource.annotations.get(RETRY_ANNOTATION)
-        )
+        use: ToolboxUse | Failure | None = None
+        if spec.toolbox is not None:
+            use = await self._referenced_toolbox(resource, spec)
+            if isinstance(use, Failure):
+                return replace(
+                    self._unresolvable(resource, previous, agent, use, secrets), refs=refs
+                )
+        retry_token = resource.annotations.get(RETRY_ANNOTATION)
         async with self._agent_locks[agent]:
+            spec_hash = previous.spec_hash or ""
             try:
-                outcome = await self._converge(resource, previous, spec, agent, desired, secrets)
+                if spec.tools and spec.toolbox is None:
+                    use = await self._inline_toolbox(resource, spec, agent, retry_token)
+                if isinstance(use, Failure):
+                    report = Report(Phase.FAILED, agent, failure=use, seen=NOTHING)
+                    outcome = self._finish(resource, previous, report, Look.SETTLED, "conflict")
+                else:
+                    desired = desired_version(
+                        spec,
+                        resolved.values,
+                        retry_token=retry_token,
+                        injected_env=use.env if use is not None else None,
+                    )
+                    spec_hash = desired.spec_hash
+                    outcome = await self._converge(
+                        resource, previous, spec, agent, desired, secrets
+                    )
             except FoundryError as err:
-                outcome = self._foundry_failed(resource, previous, agent, desired, err, secrets)
+                outcome = self._foundry_failed(resource, previous, agent, spec_hash, err, secrets)
         outcome = await self._publish(resource, previous, spec, agent, outcome)
+        outcome = _with_toolbox(outcome, previous, use if isinstance(use, ToolboxUse) else None)
         return replace(
             outcome, agent=agent, secrets=secrets, refs=refs, events=warnings + outcome.events
+        )
+
+    async def _referenced_toolbox(
+        self, resource: Resource, spec: HostedAgentSpec
+    ) -> ToolboxUse | Failure:
+        """spec.toolbox: the MCP URL of the FoundryToolbox's current version, from its
+        status (the operator's own word on which version is current)."""
+        assert spec.toolbox is not None
+        name, namespace = spec.toolbox.name, resource.namespace
+        if self.toolboxes is None:
+            body = None
+        else:
+            try:
+                body = await self.toolboxes.get(namespace, name)
+            except KubeError as exc:
+                return Failure(
+                    Reason.TOOLBOX_NOT_FOUND,
+                    "ToolboxNotFound",
+                    clean_message(f"FoundryToolbox {name!r} could not be read: {exc}"),
+                )
+        if body is None:
+            return Failure(
+                Reason.TOOLBOX_NOT_FOUND,
+                "ToolboxNotFound",
+                f"FoundryToolbox {name!r} was not found in namespace {namespace!r}",
+            )
+        status = load_toolbox_status(body.get("status"))
+        if not status.current_version or not status.toolbox_name:
+            phase = status.phase.value if status.phase else "Pending"
+            return Failure(
+                Reason.TOOLBOX_NOT_FOUND,
+                "ToolboxNotFound",
+                f"FoundryToolbox {name!r} has no toolbox version yet (phase {phase})",
+            )
+        url = mcp_url(
+            self.foundry.endpoint,
+            status.toolbox_name,
+            status.current_version,
+            self.foundry.api_version,
+        )
+        return ToolboxUse(
+            env={spec.toolbox.env: url},
+            status=AgentToolbox(
+                name=status.toolbox_name,
+                version=status.current_version,
+                env=spec.toolbox.env,
+                resource=name,
+            ),
+        )
+
+    async def _inline_toolbox(
+        self, resource: Resource, spec: HostedAgentSpec, agent: str, retry_token: str | None
+    ) -> ToolboxUse | Failure:
+        """spec.tools, the preview shorthand: a Foundry toolbox this HostedAgent owns, kept
+        like a FoundryToolbox's (same converge), pinned into MCP_SERVER_URL."""
+        name = inline_toolbox_name(agent)
+        owner = ToolboxOwner(KIND_AGENT, resource.namespace, resource.name, resource.uid)
+        desired = desired_toolbox(
+            from_preview_tools(spec.tools),
+            description=f"Tools of HostedAgent {resource.owner} (spec.tools)",
+            retry_token=retry_token,
+        )
+        async with self.toolbox_locks[name]:
+            converged = await converge_toolbox(
+                self.foundry,
+                name,
+                owner,
+                desired,
+                revision_history_limit=spec.revision_history_limit,
+            )
+        for event in converged.events:
+            log.info(event.message, extra=_agent_extra(resource, agent))
+        if converged.current is None:
+            return conflict_of(name, converged)
+        env_name = DEFAULT_TOOLBOX_ENV
+        version = converged.current.version
+        url = mcp_url(self.foundry.endpoint, name, version, self.foundry.api_version)
+        return ToolboxUse(
+            env={env_name: url},
+            status=AgentToolbox(name=name, version=version, env=env_name),
+            owned=name,
         )
 
     def _finish(
@@ -282,10 +418,12 @@ class Reconciler:
         resource: Resource,
         previous: HostedAgentStatus,
         agent: str,
-        desired: DesiredVersion,
+        spec_hash: str,
         err: FoundryError,
         secrets: tuple[str, ...],
     ) -> Outcome:
+        """A Foundry call failed; ``spec_hash`` is the current spec's (the last one status
+        knew when the call that failed came before the hash, e.g. the inline toolbox's)."""
         failure = describe_http_error(err.status, err.code, err.message, secret_values=secrets)
         log.warning(
             "Foundry call failed for %s/%s: %s",
@@ -295,11 +433,11 @@ class Reconciler:
             extra={**_agent_extra(resource, agent), "reason": str(failure.reason)},
         )
         if failure.transient:
-            if keeps_status_through_outage(previous, desired.spec_hash):
+            if keeps_status_through_outage(previous, spec_hash):
                 return Outcome(None, [], Look.RETRY, "retry", err.retry_after, agent)
-            report = Report(Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, failure=failure)
+            report = Report(Phase.PROVISIONING, agent, spec_hash=spec_hash, failure=failure)
             return self._finish(resource, previous, report, Look.RETRY, "retry", err.retry_after)
-        report = Report(Phase.FAILED, agent, spec_hash=desired.spec_hash, failure=failure)
+        report = Report(Phase.FAILED, agent, spec_hash=spec_hash, failure=failure)
         return self._finish(resource, previous, report, Look.SETTLED, "failed")
 
     async def _observe(
@@ -964,8 +1102,13 @@ class Reconciler:
         parsed = parse_spec(resource)
         if isinstance(parsed, Failure):
             policy, agent = DeletionPolicy.DELETE, previous.agent_name or resource.name
+            inline = False
         else:
             policy, agent = parsed[0].deletion_policy, previous.agent_name or parsed[1]
+            inline = bool(parsed[0].tools)
+        # The toolbox of spec.tools: the one status recorded (it stays recorded after the
+        # tools are removed), or the one the spec's tools would have made.
+        owned = previous.owned_toolbox or (inline_toolbox_name(agent) if inline else None)
         if policy is DeletionPolicy.RETAIN:
             event = Event(
                 "Normal", "Retained", f"Foundry agent {agent!r} and its versions were kept"
@@ -975,6 +1118,12 @@ class Reconciler:
         async with self._agent_locks[agent]:
             try:
                 deleted = await self._delete_ours(resource.owner, agent)
+                if owned is not None:
+                    owner = ToolboxOwner(
+                        KIND_AGENT, resource.namespace, resource.name, resource.uid
+                    )
+                    async with self.toolbox_locks[owned]:
+                        await delete_owned_toolbox(self.foundry, owned, owner)
             except FoundryError as err:
                 failure = describe_http_error(err.status, err.code, err.message)
                 report = Report(Phase.DELETING, agent, failure=failure)
@@ -1004,6 +1153,19 @@ class Reconciler:
             for version in sorted(ours, key=lambda v: v.version == serving):
                 await self.foundry.delete_version(agent, version.version)
         return len(ours)
+
+
+def _with_toolbox(outcome: Outcome, previous: HostedAgentStatus, use: ToolboxUse | None) -> Outcome:
+    """status.toolbox and status.ownedToolbox as this look found them. The owned toolbox
+    stays recorded once made, so that deletion finds it even after spec.tools is emptied."""
+    if outcome.status is None:
+        return outcome
+    update: dict[str, Any] = {"toolbox": use.status if use is not None else None}
+    if use is not None and use.owned is not None:
+        update["owned_toolbox"] = use.owned
+    else:
+        update["owned_toolbox"] = previous.owned_toolbox
+    return replace(outcome, status=outcome.status.model_copy(update=update))
 
 
 def disabled_message(info: AgentInfo) -> str:

@@ -1,8 +1,11 @@
 """kopf wiring only: which Kubernetes event feeds which part of the engine.
 
-kopf watches HostedAgents and holds the finalizer ``foundry.agents.dev/finalizer``; every
-watch event goes to :meth:`Engine.observe`, and a deletion waits in :meth:`Engine.release`
-until the engine's reconcile of the deleted object says it is done. No handler decides
+kopf watches HostedAgents and FoundryToolboxes and holds the finalizer
+``foundry.agents.dev/finalizer`` on both; every watch event goes to :meth:`Engine.observe`
+of that resource's engine, and a deletion waits in :meth:`Engine.release` until the
+engine's reconcile of the deleted object says it is done. The two watches also feed the
+toolbox links (``links.py``), which only say whom to enqueue: the HostedAgents of a toolbox
+whose current version moved, and the toolbox a HostedAgent stopped using. No handler decides
 anything or raises to be called again, so kopf keeps no progress or last-handled spec on
 the object: nothing of its bookkeeping is written to it (no annotation churn for watchers,
 and no copy of a large spec that could outgrow the annotation size limit).
@@ -15,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from .api.resource import GROUP, PLURAL, VERSION
+from .api.resource import GROUP, PLURAL, TOOLBOX_PLURAL, VERSION
 from .kube import config
 from .runtime import Runtime
 
@@ -89,9 +92,10 @@ async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> N
             "no Foundry project endpoint: set AZURE_AI_PROJECT_ENDPOINT or --project-endpoint"
         )
     await memo.start(FINALIZER)
-    if not await memo.crd_served():
+    missing = await memo.missing_crds()
+    if missing:
         raise kopf.PermanentError(
-            f"the HostedAgent CRD ({PLURAL}.{GROUP}) is not installed: install it "
+            f"the CRD {', '.join(missing)} is not installed: install it "
             "(kubectl apply --server-side -f crds/, or the chart); the operator exits so "
             "that it starts again once it is"
         )
@@ -105,8 +109,22 @@ async def cleanup(memo: Runtime, **_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def observe(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -> None:
     memo.engine.observe(event.get("type"), body)
+    for namespace, name in memo.toolbox_links.agent_seen(event.get("type"), body):
+        memo.toolbox_engine.enqueue(namespace, name)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def release(body: kopf.Body, memo: Runtime, **_: Any) -> None:
     await memo.engine.release(body)
+
+
+@kopf.on.event(GROUP, VERSION, TOOLBOX_PLURAL)
+async def observe_toolbox(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    memo.toolbox_engine.observe(event.get("type"), body)
+    for namespace, name in memo.toolbox_links.toolbox_seen(event.get("type"), body):
+        memo.engine.enqueue(namespace, name)
+
+
+@kopf.on.delete(GROUP, VERSION, TOOLBOX_PLURAL)
+async def release_toolbox(body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    await memo.toolbox_engine.release(body)

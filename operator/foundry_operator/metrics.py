@@ -33,6 +33,12 @@ RESOURCES = Gauge(
     ["phase"],
 )
 
+TOOLBOXES = Gauge(
+    "foundry_operator_toolboxes",
+    "FoundryToolboxes known to this operator, by phase.",
+    ["phase"],
+)
+
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:
     """Expose /metrics on ``port`` (0 disables it)."""

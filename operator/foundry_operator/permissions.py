@@ -14,6 +14,10 @@ refusals and kopf's "Not enough permissions" warnings):
   handlers: status goes through ``hostedagents/status`` with PATCH, and the reference
   watcher (``kube/refwatch.py``) touches an annotation with PATCH.
 - kopf POSTs core/v1 Events (``create``) and never patches them.
+- FoundryToolboxes get the same as HostedAgents (watch, finalizer, status). A HostedAgent
+  with ``spec.toolbox`` GETs its toolbox (``kube/toolboxes.py``), and a toolbox being
+  deleted LISTs the HostedAgents of its namespace (``ToolboxInUse``): both within the rules
+  above.
 - Secrets and ConfigMaps: values are read by name (``kube/env.py``), and a metadata-only
   list+watch (``kube/refwatch.py``) notices changes to the ones HostedAgents reference.
 - The endpoint ConfigMap (``spec.endpointConfigMap``, ``kube/configmaps.py``): read by name
@@ -38,7 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .api.resource import GROUP, PLURAL
+from .api.resource import GROUP, PLURAL, TOOLBOX_PLURAL
 from .settings import Settings
 
 LEASE_GROUP = "coordination.k8s.io"
@@ -123,6 +127,21 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
             frozenset({Verb.PATCH}),
             watched,
             "phase, conditions and versions in status",
+        ),
+        Permission(
+            GROUP,
+            TOOLBOX_PLURAL,
+            frozenset({Verb.GET, Verb.LIST, Verb.WATCH, Verb.PATCH}),
+            watched,
+            "kopf watches FoundryToolboxes and patches its finalizer; a HostedAgent with "
+            "spec.toolbox reads its toolbox's status by name",
+        ),
+        Permission(
+            GROUP,
+            f"{TOOLBOX_PLURAL}/status",
+            frozenset({Verb.PATCH}),
+            watched,
+            "the toolbox's phase, conditions and current version in status",
         ),
         Permission(
             "",

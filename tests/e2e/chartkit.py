@@ -21,6 +21,7 @@ CHART = REPO / "charts" / "foundry-agent-operator"
 CRDS = REPO / "crds"
 CRD_FILE = CRDS / "hostedagents.foundry.agents.dev.yaml"
 CRD_NAME = "hostedagents.foundry.agents.dev"
+TOOLBOX_CRD_NAME = "foundrytoolboxes.foundry.agents.dev"
 CI_VALUES = sorted(CHART.glob("ci/*-values.yaml"))
 
 Manifest = dict[str, Any]

@@ -16,6 +16,8 @@ from chartkit import (
     CI_VALUES,
     CRD_FILE,
     CRD_NAME,
+    CRDS,
+    TOOLBOX_CRD_NAME,
     Helm,
     Manifest,
     container,
@@ -236,11 +238,12 @@ def test_crd_is_the_repository_crd_kept_on_uninstall(helm: Helm, values: tuple[P
     if not merged["crds"]["install"]:
         assert crds == []
         return
-    (crd,) = crds
-    assert crd["metadata"]["name"] == CRD_NAME
-    assert crd["spec"] == yaml.safe_load(CRD_FILE.read_text())["spec"]
-    keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
-    assert keep == ("keep" if merged["crds"]["keep"] else None)
+    by_name = {crd["metadata"]["name"]: crd for crd in crds}
+    assert sorted(by_name) == sorted([CRD_NAME, TOOLBOX_CRD_NAME])
+    for name, crd in by_name.items():
+        assert crd["spec"] == yaml.safe_load((CRDS / f"{name}.yaml").read_text())["spec"]
+        keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
+        assert keep == ("keep" if merged["crds"]["keep"] else None)
 
 
 @pytest.mark.parametrize("values", CONFIGS)

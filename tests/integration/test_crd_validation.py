@@ -40,6 +40,20 @@ def manifest(name: str = "chat", **spec: Any) -> str:
     )
 
 
+def toolbox(name: str = "tools", **spec: Any) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "foundry.agents.dev/v1alpha1",
+            "kind": "FoundryToolbox",
+            "metadata": {"name": name},
+            "spec": {"tools": [{"type": "code_interpreter"}], **spec},
+        }
+    )
+
+
+MCP = {"type": "mcp", "serverLabel": "docs", "serverUrl": "https://mcp.example.com/mcp"}
+
+
 def apply(kubectl: Kubectl, namespace: str, text: str) -> subprocess.CompletedProcess[str]:
     return kubectl("apply", "-n", namespace, "-f", "-", input=text, check=False)
 
@@ -203,6 +217,67 @@ INVALID: list[tuple[str, str, str, str]] = [
         manifest(tools=[{"type": "code_interpreter", "vectorStoreIds": ["vs_1"]}]),
         "spec.tools[0].vectorStoreIds",
         "not allowed when type is code_interpreter",
+    ),
+    (
+        "toolbox-and-inline-tools-together",
+        manifest(toolbox={"name": "tools"}, tools=[{"type": "code_interpreter"}]),
+        "spec.tools",
+        "spec.toolbox and spec.tools are exclusive",
+    ),
+    (
+        "env-sets-the-toolbox-variable",
+        manifest(toolbox={"name": "tools"}, env=[{"name": "MCP_SERVER_URL", "value": "x"}]),
+        "spec.env",
+        "must not set the variable the toolbox's MCP URL goes into",
+    ),
+    (
+        "toolbox-env-reserved-prefix",
+        manifest(toolbox={"name": "tools", "env": "FOUNDRY_TOOLS"}),
+        "spec.toolbox.env",
+        "must not start with FOUNDRY_",
+    ),
+    (
+        "toolbox-without-tools",
+        toolbox(tools=[]),
+        "spec.tools",
+        "at least 1 items",
+    ),
+    (
+        "toolbox-name-from-metadata-invalid",
+        toolbox(name="tools.v2"),
+        "spec.toolboxName",
+        "set spec.toolboxName",
+    ),
+    (
+        "toolbox-mcp-with-url-and-connector",
+        toolbox(tools=[{**MCP, "connectorId": "connector_sharepoint"}]),
+        "spec.tools[0]",
+        "exactly one of serverUrl, connectorId or tunnelId",
+    ),
+    (
+        "toolbox-mcp-header-value-and-secret",
+        toolbox(
+            tools=[
+                {
+                    **MCP,
+                    "headers": [{"name": "X-Key", "value": "a", "valueFrom": SECRET_REF}],
+                }
+            ]
+        ),
+        "spec.tools[0].headers[0]",
+        "exactly one of value or valueFrom",
+    ),
+    (
+        "toolbox-duplicate-server-labels",
+        toolbox(tools=[MCP, MCP]),
+        "spec.tools",
+        "distinct serverLabel",
+    ),
+    (
+        "toolbox-file-search-too-many-results",
+        toolbox(tools=[{"type": "file_search", "vectorStoreIds": ["vs"], "maxNumResults": 99}]),
+        "spec.tools[0].maxNumResults",
+        "less than or equal to 50",
     ),
 ]
 

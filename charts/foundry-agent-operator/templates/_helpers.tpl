@@ -104,6 +104,19 @@ turned off, the annotation that makes `helm uninstall` leave it in place.
 {{/*
 Refuse combinations that cannot work, with the fix in the message.
 */}}
+{{- define "foundry-agent-operator.foundryToolboxCRD" -}}
+{{- $crd := .Files.Get "files/crds/foundrytoolboxes.foundry.agents.dev.yaml" | fromYaml }}
+{{- if hasKey $crd "Error" }}
+{{- fail (printf "files/crds/foundrytoolboxes.foundry.agents.dev.yaml does not parse: %s" $crd.Error) }}
+{{- end }}
+{{- $labels := merge (include "foundry-agent-operator.labels" . | fromYaml) ($crd.metadata.labels | default dict) }}
+{{- $_ := set $crd.metadata "labels" $labels }}
+{{- if .Values.crds.keep }}
+{{- $_ := set $crd.metadata "annotations" (dict "helm.sh/resource-policy" "keep" "argocd.argoproj.io/sync-options" "Delete=false,Prune=false") }}
+{{- end }}
+{{- toYaml $crd }}
+{{- end }}
+
 {{- define "foundry-agent-operator.validate" -}}
 {{- if and .Values.azure.workloadIdentity.enabled .Values.azure.credentialsSecret }}
 {{- fail "azure.workloadIdentity.enabled and azure.credentialsSecret are both set: choose one (DefaultAzureCredential would use the Secret and ignore workload identity)" }}
@@ -117,7 +130,7 @@ Refuse combinations that cannot work, with the fix in the message.
 {{- end }}
 
 {{/*
-The rules every scope needs, on HostedAgents, Events, Secrets and ConfigMaps (read for env,
+The rules every scope needs, on HostedAgents, FoundryToolboxes, Events, Secrets and ConfigMaps (read for env,
 written for spec.endpointConfigMap); the RBAC template adds the scope's own (CRD discovery
 cluster-wide) and the leader Lease. hostedagents/finalizers: the endpoint ConfigMap's
 ownerReference sets blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
@@ -133,6 +146,12 @@ admission plugin (where enabled) allows only with update there.
 - apiGroups: ["foundry.agents.dev"]
   resources: ["hostedagents/finalizers"]
   verbs: ["update"]
+- apiGroups: ["foundry.agents.dev"]
+  resources: ["foundrytoolboxes"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["foundry.agents.dev"]
+  resources: ["foundrytoolboxes/status"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

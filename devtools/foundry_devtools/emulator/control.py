@@ -245,7 +245,14 @@ class _AdminApi:
             ]
             body["sessions"] = [state.render_session(s) for s in agent.sessions.values()]
             agents.append(body)
-        return json_response({"project": state.project, "agents": agents})
+        toolboxes = []
+        for toolbox in state.toolboxes.toolboxes.values():
+            body = state.toolboxes.render_toolbox(toolbox)
+            body["all_versions"] = [
+                state.toolboxes.render_version(toolbox.name, v) for v in toolbox.versions.values()
+            ]
+            toolboxes.append(body)
+        return json_response({"project": state.project, "agents": agents, "toolboxes": toolboxes})
 
     async def token(self, request: web.Request) -> web.StreamResponse:
         body = await _json_object(request)

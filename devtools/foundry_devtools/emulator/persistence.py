@@ -51,6 +51,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 class Persistence:
     def __init__(self, directory: Path, state: ProjectState, debounce: Callable[[], float]) -> None:
         self.directory = directory / "agents"
+        self.toolbox_directory = directory / "toolboxes"
         self.state = state
         self._debounce = debounce
         self._wake = asyncio.Event()
@@ -69,6 +70,12 @@ class Persistence:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 # One corrupt agent must not take the whole emulator down; say so loudly.
                 log.error("ignoring unreadable state file %s: %s", path, exc)
+        self.toolbox_directory.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.toolbox_directory.glob("*.json")):
+            try:
+                self.state.toolboxes.load(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("ignoring unreadable toolbox state file %s: %s", path, exc)
         return loaded
 
     def start(self) -> None:
@@ -101,15 +108,23 @@ class Persistence:
         async with self._lock:
             names = self.state.dirty
             self.state.dirty = set()
-            if not names:
+            toolboxes = self.state.dirty_toolboxes
+            self.state.dirty_toolboxes = set()
+            if not names and not toolboxes:
                 return
             # Serialise on the loop (the records are live objects), write off the loop.
             payloads = {name: self._encode_agent(name) for name in names}
+            toolbox_payloads = {name: self._encode_toolbox(name) for name in toolboxes}
             try:
-                await asyncio.to_thread(self._write, payloads)
+                await asyncio.to_thread(self._write, payloads, toolbox_payloads)
             except OSError:
                 self.state.dirty |= names
+                self.state.dirty_toolboxes |= toolboxes
                 raise
+
+    def _encode_toolbox(self, name: str) -> bytes | None:
+        record = self.state.toolboxes.dump(name)
+        return None if record is None else _encode(record)
 
     def _encode_agent(self, name: str) -> bytes | None:
         agent = self.state.agents.get(name)
@@ -130,15 +145,23 @@ class Persistence:
         versions = b",".join(entry.data for entry in current.values())
         return header[:-1] + b',"versions":[' + versions + b"]}"
 
-    def _write(self, payloads: dict[str, bytes | None]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for name, data in payloads.items():
-            path = self.directory / f"{name}.json"
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            else:
-                atomic_write(path, data)
+    def _write(
+        self,
+        payloads: dict[str, bytes | None],
+        toolbox_payloads: dict[str, bytes | None] | None = None,
+    ) -> None:
+        for directory, items in (
+            (self.directory, payloads),
+            (self.toolbox_directory, toolbox_payloads or {}),
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
+            for name, data in items.items():
+                path = directory / f"{name}.json"
+                if data is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                else:
+                    atomic_write(path, data)
 
 
 def _encode(record: dict[str, Any]) -> bytes:

@@ -25,6 +25,12 @@ from .paging import parse_page_query
 from .responses import build_response, encode_sse, stream_events
 from .state import ProjectState
 from .stats import RequestStats
+from .toolboxes import (
+    handle_mcp,
+    require_mcp_version,
+    validate_toolbox_body,
+    validate_toolbox_name,
+)
 from .validation import require_object, validate_agent_name, validate_create_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,6 +39,9 @@ PROJECT_PREFIX = "/api/projects/{project:[^/]+}"
 _NAME = "{agent_name:[^/:]+}"
 _VERSION = "{agent_version:[^/:]+}"
 _SESSION = "{session_id:[^/:]+}"
+_TOOLBOX = "{toolbox_name:[^/:]+}"
+_TOOLBOX_VERSION = "{toolbox_version:[^/:]+}"
+MCP_SESSION_HEADER = "Mcp-Session-Id"
 
 # Operations whose api-version is checked against the agent endpoint's rules (404, as seen
 # on the live service) rather than the management API's (400).
@@ -139,10 +148,43 @@ class Emulator:
                 self.responses,
                 "responses",
             ),
+            *self._toolbox_routes(),
         ]
         for method, path, handler, name in routes:
             app.router.add_route(method, PROJECT_PREFIX + path, handler, name=name)
         return app
+
+    def _toolbox_routes(self) -> list[tuple[str, str, Handler, str]]:
+        version = f"/toolboxes/{_TOOLBOX}/versions/{_TOOLBOX_VERSION}"
+        return [
+            (
+                "POST",
+                f"/toolboxes/{_TOOLBOX}/versions",
+                self.create_toolbox_version,
+                "create_toolbox_version",
+            ),
+            (
+                "GET",
+                f"/toolboxes/{_TOOLBOX}/versions",
+                self.list_toolbox_versions,
+                "list_toolbox_versions",
+            ),
+            ("GET", version, self.get_toolbox_version, "get_toolbox_version"),
+            ("DELETE", version, self.delete_toolbox_version, "delete_toolbox_version"),
+            ("POST", f"{version}/mcp", self.toolbox_mcp, "toolbox_mcp"),
+            ("GET", f"{version}/mcp", self.toolbox_mcp_stream, "toolbox_mcp"),
+            ("DELETE", f"{version}/mcp", self.toolbox_mcp_end, "toolbox_mcp"),
+            ("GET", "/toolboxes", self.list_toolboxes, "list_toolboxes"),
+            ("GET", f"/toolboxes/{_TOOLBOX}", self.get_toolbox, "get_toolbox"),
+            ("PATCH", f"/toolboxes/{_TOOLBOX}", self.update_toolbox, "update_toolbox"),
+            ("DELETE", f"/toolboxes/{_TOOLBOX}", self.delete_toolbox, "delete_toolbox"),
+            (
+                "POST",
+                f"/toolboxes/{_TOOLBOX}:invoke_mcp",
+                self.invoke_toolbox_mcp,
+                "invoke_toolbox_mcp",
+            ),
+        ]
 
     # ------------------------------------------------------------ middleware
 
@@ -436,6 +478,89 @@ class Emulator:
             await stream.write(frame)
         await stream.write_eof()
         return stream
+
+    # ------------------------------------------------------------- toolboxes
+
+    async def create_toolbox_version(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["toolbox_name"]
+        validate_toolbox_name(name)
+        payload = validate_toolbox_body(await _read_json(request), self.config.limits)
+        _, version = self.state.toolboxes.create_version(name, payload)
+        return json_response(self.state.toolboxes.render_version(name, version))
+
+    async def list_toolbox_versions(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["toolbox_name"]
+        page = self.state.toolboxes.list_versions(name, parse_page_query(dict(request.query)))
+        return json_response(page.to_json(lambda v: self.state.toolboxes.render_version(name, v)))
+
+    async def get_toolbox_version(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["toolbox_name"]
+        _, version = self.state.toolboxes.get_version(name, request.match_info["toolbox_version"])
+        return json_response(self.state.toolboxes.render_version(name, version))
+
+    async def delete_toolbox_version(self, request: web.Request) -> web.StreamResponse:
+        self.state.toolboxes.delete_version(
+            request.match_info["toolbox_name"], request.match_info["toolbox_version"]
+        )
+        return web.Response(status=204)
+
+    async def list_toolboxes(self, request: web.Request) -> web.StreamResponse:
+        page = self.state.toolboxes.list(parse_page_query(dict(request.query)))
+        return json_response(page.to_json(self.state.toolboxes.render_toolbox))
+
+    async def get_toolbox(self, request: web.Request) -> web.StreamResponse:
+        toolbox = self.state.toolboxes.get(request.match_info["toolbox_name"])
+        return json_response(self.state.toolboxes.render_toolbox(toolbox))
+
+    async def update_toolbox(self, request: web.Request) -> web.StreamResponse:
+        toolbox = self.state.toolboxes.update(
+            request.match_info["toolbox_name"], await _read_json(request)
+        )
+        return json_response(self.state.toolboxes.render_toolbox(toolbox))
+
+    async def delete_toolbox(self, request: web.Request) -> web.StreamResponse:
+        self.state.toolboxes.delete(request.match_info["toolbox_name"])
+        return web.Response(status=204)
+
+    async def toolbox_mcp(self, request: web.Request) -> web.StreamResponse:
+        """MCP's streamable HTTP transport: one JSON-RPC message per POST, answered with
+        application/json (the transport lets a server pick JSON over an SSE stream)."""
+        return await self._mcp(request, request.match_info["toolbox_version"])
+
+    async def invoke_toolbox_mcp(self, request: web.Request) -> web.StreamResponse:
+        """``invoke_latest_toolbox_mcp``: the same, for the toolbox's default version."""
+        return await self._mcp(request, None)
+
+    async def _mcp(self, request: web.Request, label: str | None) -> web.StreamResponse:
+        name = request.match_info["toolbox_name"]
+        version = require_mcp_version(self.state.toolboxes, name, label)
+        raw = await request.read()
+        try:
+            message = json.loads(raw) if raw else None
+        except ValueError:
+            message = None  # answered as an invalid request
+        answer = handle_mcp(
+            message,
+            toolbox=name,
+            version=version,
+            session_id=request.headers.get(MCP_SESSION_HEADER),
+        )
+        headers = {MCP_SESSION_HEADER: answer.session_id} if answer.session_id else None
+        if answer.message is None:
+            return web.Response(status=answer.status, headers=headers)
+        return json_response(answer.message, answer.status, headers)
+
+    async def toolbox_mcp_stream(self, request: web.Request) -> web.StreamResponse:
+        """No server-initiated messages: the transport's answer is 405 to the GET stream."""
+        name = request.match_info["toolbox_name"]
+        self.state.toolboxes.get_version(name, request.match_info["toolbox_version"])
+        return web.Response(status=405, headers={"Allow": "POST, DELETE"})
+
+    async def toolbox_mcp_end(self, request: web.Request) -> web.StreamResponse:
+        """A client ending its session: nothing is kept per session, so nothing to drop."""
+        name = request.match_info["toolbox_name"]
+        self.state.toolboxes.get_version(name, request.match_info["toolbox_version"])
+        return web.Response(status=204)
 
 
 def _flag(request: web.Request, name: str) -> bool:

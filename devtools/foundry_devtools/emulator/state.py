@@ -33,6 +33,7 @@ from .config import (
 from .errors import ApiError, conflict, invalid, not_found
 from .failures import FailureRules
 from .paging import Page, PageQuery, paginate
+from .toolboxes import ToolboxStore
 from .validation import (
     AGENT_KINDS,
     CreateVersionRequest,
@@ -175,6 +176,9 @@ class ProjectState:
         self._agent_tombstones: dict[str, int] = {}
         self.dirty: set[str] = set()
         self.on_dirty: Callable[[], None] | None = None
+        # Toolboxes live beside the agents, persisted the same way (their own dirty set).
+        self.dirty_toolboxes: set[str] = set()
+        self.toolboxes = ToolboxStore(project, clock, self._touch_toolbox)
 
     # ----------------------------------------------------------------- bookkeeping
 
@@ -183,6 +187,11 @@ class ProjectState:
 
     def _touch(self, name: str) -> None:
         self.dirty.add(name)
+        if self.on_dirty is not None:
+            self.on_dirty()
+
+    def _touch_toolbox(self, name: str) -> None:
+        self.dirty_toolboxes.add(name)
         if self.on_dirty is not None:
             self.on_dirty()
 
@@ -220,6 +229,7 @@ class ProjectState:
         self.agents.clear()
         self._agent_tombstones.clear()
         self._agent_seq = itertools.count(1)
+        self.toolboxes.reset()
 
     # ------------------------------------------------------------------- versions
 

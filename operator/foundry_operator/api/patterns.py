@@ -29,6 +29,12 @@ SEMVER: Final = (
     "^(0|[1-9][0-9]*)[.](0|[1-9][0-9]*)[.](0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?([+][0-9A-Za-z.-]+)?$"
 )
 MCP_SERVER_LABEL: Final = "^[a-zA-Z0-9_-]+$"
+# Foundry documents no rule for toolbox names; its samples use letters, digits and '_'.
+# Agent names' shape plus '_' inside, and no dots (they would end up in the MCP URL path).
+TOOLBOX_NAME: Final = "^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$"
+# HTTP header names (RFC 9110 tokens), in the subset people use: no quotes, so that the
+# pattern embeds in a CEL string literal.
+HTTP_HEADER_NAME: Final = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 
 def matcher(pattern: str) -> re.Pattern[str]:

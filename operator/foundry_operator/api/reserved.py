@@ -40,6 +40,17 @@ METADATA_KEY_MAX_LENGTH: Final = 64
 METADATA_VALUE_MAX_LENGTH: Final = 512
 USER_METADATA_MAX_PAIRS: Final = FOUNDRY_METADATA_MAX_PAIRS - len(RESERVED_METADATA_KEYS)
 
+METADATA_KIND: Final = "k8s-kind"
+"""On toolbox versions only: the kind of the owner (``FoundryToolbox``, or ``HostedAgent`` for
+the toolbox of its inline ``spec.tools``), since a HostedAgent and a FoundryToolbox may share
+a ``namespace/name``. Agent versions never carry it (their owner is always a HostedAgent, and
+adding a key would change nothing they are matched by)."""
+
+TOOLBOX_RESERVED_METADATA_KEYS: Final = (*RESERVED_METADATA_KEYS, METADATA_KIND)
+TOOLBOX_USER_METADATA_MAX_PAIRS: Final = FOUNDRY_METADATA_MAX_PAIRS - len(
+    TOOLBOX_RESERVED_METADATA_KEYS
+)
+
 
 def reserved_metadata(*, uid: str, namespace: str, name: str, spec_hash: str) -> dict[str, str]:
     """The reserved pairs for a version created by the HostedAgent ``namespace/name``."""
@@ -73,3 +84,22 @@ def is_managed(metadata: Mapping[str, str] | None) -> bool:
 def spec_hash_of(metadata: Mapping[str, str] | None) -> str | None:
     """The spec hash recorded on a version, or None for versions we did not create."""
     return None if metadata is None else metadata.get(METADATA_SPEC_HASH)
+
+
+def toolbox_reserved_metadata(
+    *, uid: str, namespace: str, name: str, kind: str, spec_hash: str
+) -> dict[str, str]:
+    """The reserved pairs of a toolbox version created by the ``kind`` ``namespace/name``."""
+    return {
+        **reserved_metadata(uid=uid, namespace=namespace, name=name, spec_hash=spec_hash),
+        METADATA_KIND: kind,
+    }
+
+
+def is_toolbox_owned_by(metadata: Mapping[str, str] | None, owner: str, kind: str) -> bool:
+    """Whether a Foundry toolbox version was created by the ``kind`` ``owner`` (namespace/name)."""
+    return (
+        is_owned_by(metadata, owner)
+        and metadata is not None
+        and metadata.get(METADATA_KIND) == kind
+    )

@@ -1,4 +1,4 @@
-"""Identity of the HostedAgent resource: group, version, names.
+"""Identity of the resources: group, version, names (HostedAgent and FoundryToolbox).
 
 Kept apart from the schema so that handlers can register with kopf, and the kube layer can
 build URLs, without importing pydantic models.
@@ -23,3 +23,11 @@ RETRY_ANNOTATION: Final = "retry.foundry.agents.dev/token"
 """Set or change it (any value) to ask for a new Foundry version of an unchanged spec, e.g.
 after fixing a registry permission that made the last version fail. Its own prefix, because
 kopf ignores changes to annotations under its storage prefix (``foundry.agents.dev/``)."""
+
+# FoundryToolbox: a Foundry toolbox (tools a HostedAgent reaches over MCP), same group.
+TOOLBOX_KIND: Final = "FoundryToolbox"
+TOOLBOX_LIST_KIND: Final = "FoundryToolboxList"
+TOOLBOX_PLURAL: Final = "foundrytoolboxes"
+TOOLBOX_SINGULAR: Final = "foundrytoolbox"
+TOOLBOX_SHORT_NAMES: Final = ("ftoolbox",)
+TOOLBOX_CRD_NAME: Final = f"{TOOLBOX_PLURAL}.{GROUP}"

@@ -352,6 +352,46 @@ class EndpointConfigMap(CrdModel):
     )
 
 
+DEFAULT_TOOLBOX_ENV: Final = "MCP_SERVER_URL"
+"""The variable the toolbox's MCP URL goes into (the name the SDK's toolbox samples use)."""
+
+
+class ToolboxReference(CrdModel):
+    """A FoundryToolbox in the HostedAgent's namespace whose MCP endpoint the agent gets."""
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=253),
+        Rule(
+            f"self.matches('{patterns.DNS_SUBDOMAIN}')",
+            "spec.toolbox.name must be the name of a FoundryToolbox (lowercase DNS subdomain)",
+            check=lambda v: _DNS_SUBDOMAIN_RE.fullmatch(v) is not None,
+        ),
+    ] = Field(description="Name of the FoundryToolbox (metadata.name), same namespace.")
+    env: Annotated[
+        str,
+        Field(min_length=1, max_length=256),
+        Rule(
+            f"self.matches('{patterns.ENV_NAME}')",
+            "spec.toolbox.env must be a letter or '_' followed by letters, digits or '_'",
+            check=lambda v: _ENV_NAME_RE.fullmatch(v) is not None,
+        ),
+        Rule(
+            " && ".join(f"!self.upperAscii().startsWith('{p}')" for p in RESERVED_ENV_PREFIXES),
+            "spec.toolbox.env must not start with "
+            + " or ".join(RESERVED_ENV_PREFIXES)
+            + " (in any case): Foundry reserves those prefixes",
+            check=_env_name_allowed,
+        ),
+    ] = Field(
+        default=DEFAULT_TOOLBOX_ENV,
+        description="Environment variable that receives the toolbox's MCP URL, "
+        "{project}/toolboxes/{toolbox}/versions/{version}/mcp?api-version=v1, pinned to the "
+        "toolbox's current version: a new toolbox version gives a new agent version. "
+        f"Default {DEFAULT_TOOLBOX_ENV}.",
+    )
+
+
 # Tools, as in the original hosted-agent API. A discriminated union in Python; the CRD
 # generator folds the variants into one object with a `type` enum and per-type CEL rules,
 # because structural schemas cannot express oneOf between different property sets.
@@ -448,13 +488,44 @@ def _default_protocols() -> list[ProtocolVersion]:
 # --- the spec ------------------------------------------------------------------------
 
 
+def _env_free_for_toolbox(spec: HostedAgentSpec) -> bool:
+    wanted = toolbox_env_name(spec)
+    return wanted is None or all(e.name != wanted for e in spec.env)
+
+
+def toolbox_env_name(spec: HostedAgentSpec) -> str | None:
+    """The variable the operator sets to a toolbox's MCP URL, None when it sets none."""
+    if spec.toolbox is not None:
+        return spec.toolbox.env
+    return DEFAULT_TOOLBOX_ENV if spec.tools else None
+
+
 class HostedAgentSpec(CrdModel):
     """Desired state of a Microsoft Foundry hosted agent.
 
-    Each distinct combination of image, resources, protocols, environment, tools, description
-    and metadata becomes one immutable Foundry agent version; the operator routes the agent's
-    endpoint to the newest active one.
+    Each distinct combination of image, resources, protocols, environment (with the MCP URL
+    of its toolbox's current version), description and metadata becomes one immutable
+    Foundry agent version; the operator routes the agent's endpoint to the newest active one.
     """
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "!has(self.toolbox) || !has(self.tools) || size(self.tools) == 0",
+            "spec.toolbox and spec.tools are exclusive: put the tools in the FoundryToolbox",
+            check=lambda s: s.toolbox is None or not s.tools,
+            field_path=".tools",
+        ),
+        Rule(
+            "!has(self.env) || (has(self.toolbox) ? !self.env.exists(e, e.name == "
+            f"(has(self.toolbox.env) ? self.toolbox.env : '{DEFAULT_TOOLBOX_ENV}')) : "
+            "(!has(self.tools) || size(self.tools) == 0 || "
+            f"!self.env.exists(e, e.name == '{DEFAULT_TOOLBOX_ENV}')))",
+            "spec.env must not set the variable the toolbox's MCP URL goes into "
+            f"(spec.toolbox.env, {DEFAULT_TOOLBOX_ENV} by default and for spec.tools)",
+            check=_env_free_for_toolbox,
+            field_path=".env",
+        ),
+    )
 
     agent_name: AgentName | None = Field(
         default=None,
@@ -513,10 +584,19 @@ class HostedAgentSpec(CrdModel):
     ] = Field(
         default_factory=list,
         max_length=MAX_TOOLS,
-        description="Tools the agent may use: code_interpreter, file_search or mcp. Agents "
-        "that bring their own tools in code leave this empty. If Foundry does not accept "
-        "tools for hosted agents, the HostedAgent reports InvalidSpec with Foundry's message.",
+        description="Tools the agent may use, in the shape of the preview hosted-agent API: "
+        "code_interpreter, file_search or mcp. Shorthand for a toolbox: the operator keeps "
+        "them in a Foundry toolbox of this HostedAgent's own ({agentName}-tools) and puts its "
+        f"MCP URL in {DEFAULT_TOOLBOX_ENV}; they are never part of the agent definition "
+        "(GA has no such field). Exclusive with spec.toolbox.",
         json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+    toolbox: ToolboxReference | None = Field(
+        default=None,
+        description="A FoundryToolbox this agent uses: the operator sets spec.toolbox.env to "
+        "the MCP URL of the toolbox's current version, so a toolbox change rolls out a new "
+        "agent version. The agent's own identity (status.identity) needs a role on the "
+        "project, such as Azure AI User, to call it.",
     )
     description: str | None = Field(
         default=None,

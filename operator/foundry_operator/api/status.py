@@ -189,6 +189,22 @@ class AgentIdentity(CrdModel):
     )
 
 
+class AgentToolbox(CrdModel):
+    """The Foundry toolbox the current spec's version is pinned to."""
+
+    name: str = Field(max_length=63, description="Foundry toolbox name.")
+    version: str = Field(
+        max_length=64, description="Toolbox version whose MCP URL the agent version carries."
+    )
+    env: str = Field(max_length=256, description="The environment variable holding the URL.")
+    resource: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The FoundryToolbox it comes from (spec.toolbox.name); unset for the "
+        "toolbox of spec.tools.",
+    )
+
+
 class HostedAgentStatus(CrdModel):
     """Observed state of the hosted agent, written by the operator."""
 
@@ -277,3 +293,14 @@ class HostedAgentStatus(CrdModel):
         default=None, description="The progressive rollout in flight or last aborted."
     )
     probe: ProbeStatus | None = Field(default=None, description="The latest probe outcome.")
+    toolbox: AgentToolbox | None = Field(
+        default=None,
+        description="The toolbox version the current spec uses (spec.toolbox or spec.tools).",
+    )
+    owned_toolbox: str | None = Field(
+        default=None,
+        max_length=63,
+        description="The Foundry toolbox this HostedAgent created for spec.tools. It stays "
+        "while older agent versions may use it, and is deleted with the HostedAgent "
+        "(deletionPolicy Delete).",
+    )

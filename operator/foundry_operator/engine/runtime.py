@@ -17,11 +17,15 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from prometheus_client import Gauge
 
 from .. import metrics
-from ..api.status import Phase
-from ..controller import Outcome, Reconciler, Resource
+from ..api.status import HostedAgentStatus, Phase
+from ..api.toolbox import FoundryToolboxStatus
+from ..controller import Resource
+from ..kube.env import Ref
 from ..kube.refwatch import RefIndex
 from ..reconcile.errors import redact
 from ..reconcile.nextlook import Counters, Look, Timing, next_look
@@ -35,6 +39,40 @@ Key = tuple[str, str]  # (namespace, name)
 Body = Mapping[str, Any]
 # Reads one object fresh from the API server (None when it is gone).
 Reader = Callable[[Key], Awaitable[Body | None]]
+
+
+# The kinds of status the engine writes: one engine instance per kind of resource.
+StatusDocument = HostedAgentStatus | FoundryToolboxStatus
+
+
+class Result(Protocol):
+    """What the engine reads of a reconcile's outcome (controller.Outcome and the
+    toolboxes' ToolboxOutcome are two shapes of it)."""
+
+    @property
+    def status(self) -> StatusDocument | None: ...
+    @property
+    def events(self) -> list[Event]: ...
+    @property
+    def look(self) -> Look: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def retry_after(self) -> float | None: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+    @property
+    def refs(self) -> frozenset[Ref]: ...
+
+
+class Reconciles(Protocol):
+    """One kind of resource's reconciler (controller.Reconciler, toolboxes.ToolboxReconciler)."""
+
+    async def reconcile(self, resource: Resource) -> Result: ...
+    async def delete(self, resource: Resource) -> Result: ...
+    def release_agent(self, agent: str) -> None: ...
 
 
 def slim(body: Body) -> dict[str, Any]:
@@ -94,7 +132,7 @@ class _Entry:
 class Engine:
     def __init__(
         self,
-        reconciler: Reconciler,
+        reconciler: Reconciles,
         writer: StatusWriter,
         recorder: EventRecorder,
         refs: RefIndex,
@@ -104,6 +142,7 @@ class Engine:
         workers: int,
         timing: Timing,
         rand: Callable[[], float] = random.random,
+        phases: Gauge = metrics.RESOURCES,
     ) -> None:
         self.queue: WorkQueue[Key] = WorkQueue()
         self._reconciler = reconciler
@@ -115,6 +154,7 @@ class Engine:
         self._workers = workers
         self._timing = timing
         self._rand = rand
+        self._phases = phases
         self._entries: dict[Key, _Entry] = {}
         self._released: dict[Key, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -274,7 +314,7 @@ class Engine:
     def _finish_release(self, key: Key) -> None:
         self._released.setdefault(key, asyncio.Event()).set()
 
-    async def _report(self, resource: Resource, entry: _Entry, outcome: Outcome) -> None:
+    async def _report(self, resource: Resource, entry: _Entry, outcome: Result) -> None:
         ref = ObjectRef(resource.namespace, resource.name, resource.uid)
         if outcome.agent:
             entry.agent = outcome.agent
@@ -302,7 +342,7 @@ class Engine:
     def _count_phases(self) -> None:
         counts = Counter(e.phase for e in self._entries.values() if e.phase is not None)
         for each in Phase:
-            metrics.RESOURCES.labels(each.value).set(counts.get(each, 0))
+            self._phases.labels(each.value).set(counts.get(each, 0))
 
 
 def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ..api.resource import GROUP, PLURAL, VERSION
+from ..api.resource import GROUP, KIND, PLURAL, VERSION
 from ..kube.api import MERGE_PATCH, KubeClient, KubeError
 from ..reconcile.report import Event
 
@@ -71,8 +71,9 @@ class _Written:
 
 
 class StatusWriter:
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, plural: str = PLURAL) -> None:
         self._kube = kube
+        self._plural = plural  # which resource's status (one writer per engine)
         self._written: dict[str, _Written] = {}
 
     def observed(self, uid: str, resource_version: str) -> None:
@@ -96,7 +97,9 @@ class StatusWriter:
         patch = merge_patch(self.known(ref.uid, watched), new)
         if not patch:
             return False
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{PLURAL}/{ref.name}/status"
+        path = (
+            f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{self._plural}/{ref.name}/status"
+        )
         try:
             result = await self._kube.request(
                 "PATCH",
@@ -125,9 +128,15 @@ class _Series:
 class EventRecorder:
     """core/v1 Events from the component ``foundry-agent-operator``."""
 
-    def __init__(self, kube: KubeClient, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        clock: Callable[[], float] = time.monotonic,
+        kind: str = KIND,
+    ) -> None:
         self._kube = kube
         self._clock = clock
+        self._kind = kind  # the involvedObject's kind (one recorder per engine)
         self._series: dict[tuple[str, str, str, str], _Series] = {}
 
     def forget(self, uid: str) -> None:
@@ -168,7 +177,7 @@ class EventRecorder:
             "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "HostedAgent",
+                "kind": self._kind,
                 "name": ref.name,
                 "namespace": ref.namespace,
                 "uid": ref.uid,

@@ -51,6 +51,7 @@ from azure.core.rest import HttpRequest
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
 from ..reconcile.observed import AgentInfo, EndpointFacts, Identity, VersionInfo
+from ..reconcile.toolbox import ToolboxInfo, ToolboxVersionInfo
 from .probe import ProbeResult, probe_version
 
 T = TypeVar("T")
@@ -195,6 +196,35 @@ def _agent_info(agent: str, raw: Mapping[str, Any]) -> AgentInfo:
         protocols=tuple(sorted(str(k) for k, v in protocols.items() if v is not None))
         if isinstance(protocols, Mapping)
         else (),
+    )
+
+
+def _created_at(raw: Any) -> int:
+    """A Unix-seconds field, as the SDK's model (a datetime) or the raw JSON (a number)."""
+    if isinstance(raw, datetime):
+        return int(raw.timestamp())
+    try:
+        return int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _toolbox_version_info(name: str, raw: Mapping[str, Any]) -> ToolboxVersionInfo:
+    return ToolboxVersionInfo(
+        name=name,
+        version=str(raw.get("version", "")),
+        metadata=dict(raw.get("metadata") or {}),
+        created_at=_created_at(raw.get("created_at")),
+    )
+
+
+def _toolbox_info(name: str, raw: Mapping[str, Any]) -> ToolboxInfo:
+    latest = (raw.get("versions") or {}).get("latest")
+    default = raw.get("default_version")
+    return ToolboxInfo(
+        name=name,
+        default_version=str(default) if default else None,
+        latest=_toolbox_version_info(name, latest) if isinstance(latest, Mapping) else None,
     )
 
 
@@ -469,6 +499,84 @@ class FoundryClient:
             token_scope=OPENAI_TOKEN_SCOPE,
             headers=tuple(sorted((str(k), str(v)) for k, v in headers.items())),
         )
+
+    # --- toolboxes ----------------------------------------------------------------------
+
+    @property
+    def api_version(self) -> str:
+        """The api-version every call (and a toolbox's MCP URL) carries."""
+        return str(self._client._config.api_version)
+
+    async def get_toolbox(self, name: str) -> ToolboxInfo | None:
+        """The toolbox's default and latest version; None when it does not exist."""
+
+        async def fetch() -> ToolboxInfo | None:
+            try:
+                raw = await self._client.toolboxes.get(name)
+            except ResourceNotFoundError:
+                return None
+            return _toolbox_info(name, raw)
+
+        return await self._call("get_toolbox", fetch)
+
+    async def list_toolbox_versions(self, name: str) -> list[ToolboxVersionInfo]:
+        """Every version of the toolbox; empty when it does not exist."""
+
+        async def fetch() -> list[ToolboxVersionInfo]:
+            out: list[ToolboxVersionInfo] = []
+            async for item in self._client.toolboxes.list_versions(name, limit=100, order="desc"):
+                out.append(_toolbox_version_info(name, item))
+            return out
+
+        try:
+            return await self._call("list_toolbox_versions", fetch)
+        except FoundryError as err:
+            if err.status == 404:
+                return []
+            raise
+
+    async def create_toolbox_version(
+        self, name: str, body: Mapping[str, Any]
+    ) -> ToolboxVersionInfo:
+        """A new version (and the toolbox, when it is the first). ``body`` is the wire JSON
+        (``reconcile.toolbox.create_toolbox_body``); never repeated here (see _call)."""
+
+        async def create() -> ToolboxVersionInfo:
+            raw = await self._client.toolboxes.create_version(name, dict(body))
+            return _toolbox_version_info(name, raw)
+
+        return await self._call("create_toolbox_version", create, idempotent=False)
+
+    async def set_default_toolbox_version(self, name: str, version: str) -> ToolboxInfo:
+        async def update() -> ToolboxInfo:
+            raw = await self._client.toolboxes.update(name, default_version=version)
+            return _toolbox_info(name, raw)
+
+        return await self._call("update_toolbox", update)
+
+    async def delete_toolbox_version(self, name: str, version: str) -> bool:
+        """Delete one version; False when it was already gone."""
+
+        async def delete() -> bool:
+            try:
+                await self._client.toolboxes.delete_version(name, version)
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        return await self._call("delete_toolbox_version", delete)
+
+    async def delete_toolbox(self, name: str) -> bool:
+        """Delete the toolbox with every version; False when it was already gone."""
+
+        async def delete() -> bool:
+            try:
+                await self._client.toolboxes.delete(name)
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        return await self._call("delete_toolbox", delete)
 
     async def delete_agent(self, agent: str) -> bool:
         async def delete() -> bool:

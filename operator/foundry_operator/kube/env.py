@@ -90,7 +90,9 @@ class EnvResolver:
         return {**binary, **dict(body.get("data") or {})}
 
     async def resolve(self, namespace: str, spec: HostedAgentSpec) -> Resolved:
-        lookups = _lookups(spec)
+        return await self.resolve_lookups(namespace, _lookups(spec))
+
+    async def resolve_lookups(self, namespace: str, lookups: list[_Lookup]) -> Resolved:
         cache: dict[Ref, Mapping[str, str | None] | None] = {}
         resolved = Resolved()
         for lookup in lookups:
@@ -118,6 +120,28 @@ class EnvResolver:
                 what = "not found" if data is None else f"has no key {lookup.key!r}"
                 resolved.missing.append(f"{lookup.ref.kind} {lookup.ref.name!r} {what}")
         return resolved
+
+
+@dataclass(frozen=True)
+class ResolvedKeys:
+    """Secret keys read for a FoundryToolbox's credentials: (secret, key) -> value."""
+
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+async def resolve_secret_keys(
+    resolver: EnvResolver, namespace: str, keys: list[tuple[str, str]]
+) -> ResolvedKeys:
+    """Read each (Secret, key) once; every one is required. Errors name the Secret and key,
+    never a value."""
+    lookups = [_Lookup(f"{name}/{key}", Ref("Secret", name), key, False) for name, key in keys]
+    resolved = await resolver.resolve_lookups(namespace, lookups)
+    by_label = {f"{name}/{key}": (name, key) for name, key in keys}
+    return ResolvedKeys(
+        values={by_label[label]: value for label, value in resolved.values.items()},
+        missing=resolved.missing,
+    )
 
 
 def _decode(value: str | bytes) -> str | None:

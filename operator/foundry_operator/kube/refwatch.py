@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from .api import KubeClient, KubeError
 from .env import Ref
@@ -63,11 +63,18 @@ class RefWatcher:
     survives errors."""
 
     def __init__(
-        self, kube: KubeClient, index: RefIndex, namespaces: list[str], on_change: OnChange
+        self,
+        kube: KubeClient,
+        index: RefIndex,
+        namespaces: list[str],
+        on_change: OnChange,
+        *,
+        also: Sequence[tuple[RefIndex, OnChange]] = (),
     ) -> None:
         self._kube = kube
-        self._index = index
-        self._on_change = on_change
+        # One watch for every kind of user: HostedAgents (index, on_change), and e.g. the
+        # FoundryToolboxes whose tools read Secrets (``also``), each with its own index.
+        self._subscribers = [(index, on_change), *also]
         self._namespaces = namespaces or [""]  # "" = all namespaces
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -125,13 +132,14 @@ class RefWatcher:
 
     def _notify(self, kind: str, meta: dict[str, str], resource_version: str) -> None:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
-        for user in self._index.users(namespace, Ref(kind, name)):  # type: ignore[arg-type]
-            log.info(
-                "%s/%s changed (resourceVersion %s): reconciling %s/%s",
-                kind,
-                name,
-                resource_version,
-                namespace,
-                user,
-            )
-            self._on_change(namespace, user)
+        for index, on_change in self._subscribers:
+            for user in index.users(namespace, Ref(kind, name)):  # type: ignore[arg-type]
+                log.info(
+                    "%s/%s changed (resourceVersion %s): reconciling %s/%s",
+                    kind,
+                    name,
+                    resource_version,
+                    namespace,
+                    user,
+                )
+                on_change(namespace, user)

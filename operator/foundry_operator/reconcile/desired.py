@@ -27,14 +27,7 @@ from typing import Any, Final
 
 from foundry_operator.api.quantity import cores_as_decimal_string
 from foundry_operator.api.reserved import RESERVED_METADATA_PREFIX, reserved_metadata
-from foundry_operator.api.spec import (
-    CodeInterpreterTool,
-    EnvVarSource,
-    FileSearchTool,
-    HostedAgentSpec,
-    McpTool,
-    Tool,
-)
+from foundry_operator.api.spec import EnvVarSource, HostedAgentSpec
 
 # Part of the hashed document. Bump it only deliberately: every existing version's hash
 # would change, and the operator would create a new version of every agent.
@@ -79,30 +72,17 @@ def _is_optional(source: EnvVarSource | None) -> bool:
     return ref is not None and bool(ref.optional)
 
 
-def _tool_wire(tool: Tool) -> JSON:
-    if isinstance(tool, CodeInterpreterTool):
-        return {"type": "code_interpreter"}
-    if isinstance(tool, FileSearchTool):
-        out: JSON = {"type": "file_search", "vector_store_ids": list(tool.vector_store_ids)}
-        if tool.max_num_results is not None:
-            out["max_num_results"] = tool.max_num_results
-        return out
-    if isinstance(tool, McpTool):
-        out = {"type": "mcp", "server_label": tool.server_label, "server_url": tool.server_url}
-        if tool.require_approval is not None:
-            out["require_approval"] = str(tool.require_approval)
-        if tool.allowed_tools is not None:
-            out["allowed_tools"] = list(tool.allowed_tools)
-        if tool.project_connection_id is not None:
-            out["project_connection_id"] = tool.project_connection_id
-        return out
-    raise TypeError(f"unknown tool {tool!r}")  # pragma: no cover - the union is closed
-
-
-def build_definition(spec: HostedAgentSpec, env_values: Mapping[str, str] | None = None) -> JSON:
+def build_definition(
+    spec: HostedAgentSpec,
+    env_values: Mapping[str, str] | None = None,
+    injected_env: Mapping[str, str] | None = None,
+) -> JSON:
     """The ``definition`` of the version ``spec`` asks for, in Foundry's wire format.
 
-    ``env_values`` holds the resolved values of the ``valueFrom`` variables (name -> value).
+    ``env_values`` holds the resolved values of the ``valueFrom`` variables (name -> value);
+    ``injected_env`` the variables the operator sets itself (the toolbox's MCP URL, pinned
+    to a toolbox version, so that a new toolbox version makes a new agent version). The CRD
+    keeps their names out of ``spec.env``.
     Optional fields are omitted rather than null, as the SDK does. Protocols are sorted by
     name: the list is keyed by protocol, so its order carries no meaning and must not change
     the hash.
@@ -121,15 +101,17 @@ def build_definition(spec: HostedAgentSpec, env_values: Mapping[str, str] | None
         ],
     }
     environment = resolve_environment(spec, env_values or {})
+    clashes = sorted(set(environment) & set(injected_env or {}))
+    if clashes:
+        # The CRD refuses such specs; an older CRD might not.
+        raise ValueError(f"spec.env sets {clashes}, which the operator sets for the toolbox")
+    environment.update(injected_env or {})
     if environment:
         definition["environment_variables"] = environment
     if spec.idle_timeout_seconds is not None:
         definition["session_configuration"] = {"idle_timeout_seconds": spec.idle_timeout_seconds}
-    if spec.tools:
-        # HostedAgentDefinition in SDK 2.10 has no `tools` attribute; the field rides along
-        # as an extra key of the (MutableMapping) model, as the original hosted-agent API
-        # sent it. If the service refuses it the user gets InvalidSpec with its message.
-        definition["tools"] = [_tool_wire(t) for t in spec.tools]
+    # Never `tools`: SDK 2.3 removed it from HostedAgentDefinition and GA agents get their
+    # tools from a toolbox (spec.toolbox, or the toolbox spec.tools becomes) over MCP.
     return definition
 
 
@@ -189,8 +171,9 @@ def desired_version(
     env_values: Mapping[str, str] | None = None,
     *,
     retry_token: str | None = None,
+    injected_env: Mapping[str, str] | None = None,
 ) -> DesiredVersion:
-    definition = build_definition(spec, env_values)
+    definition = build_definition(spec, env_values, injected_env)
     metadata = dict(spec.metadata)
     return DesiredVersion(
         definition=definition,

@@ -46,6 +46,9 @@ class Reason(StrEnum):
     ROLLOUT_ABORTED = "RolloutAborted"
     CONFIG_MAP_CONFLICT = "ConfigMapConflict"
     CONFIG_MAP_WRITE_FAILED = "ConfigMapWriteFailed"
+    TOOLBOX_NOT_FOUND = "ToolboxNotFound"
+    TOOLBOX_IN_USE = "ToolboxInUse"
+    TOOLBOX_NAME_CONFLICT = "ToolboxNameConflict"
 
     @property
     def transient(self) -> bool:
@@ -212,6 +215,27 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         "The new version failed its probe during the rollout and all traffic went back to "
         "the previous version: fix the agent and apply a new spec, or set the retry "
         "annotation to try this one again.",
+    ),
+    Reason.TOOLBOX_NOT_FOUND: ReasonInfo(
+        True,
+        True,
+        "Create the FoundryToolbox named in spec.toolbox.name in the HostedAgent's namespace, "
+        "or wait until it reports a current version (kubectl get foundrytoolbox); the "
+        "HostedAgent looks again by itself.",
+    ),
+    Reason.TOOLBOX_IN_USE: ReasonInfo(
+        True,
+        True,
+        "HostedAgents still name this toolbox in spec.toolbox: delete them or point them "
+        "elsewhere, and the toolbox is deleted from Foundry; or set deletionPolicy: Retain to "
+        "let go of it now.",
+    ),
+    Reason.TOOLBOX_NAME_CONFLICT: ReasonInfo(
+        False,
+        True,
+        "A Foundry toolbox with this name already has versions this resource did not create: "
+        "choose another spec.toolboxName (for spec.tools, another agent name), or delete "
+        "that toolbox in Foundry.",
     ),
 }
 

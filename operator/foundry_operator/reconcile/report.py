@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from pydantic import BaseModel
+
 from ..api.reserved import spec_hash_of
 from ..api.status import (
     STATUS_VERSION_HISTORY_MAX,
@@ -155,10 +157,13 @@ def build_status(
         suspended=(seen.suspended or None) if seen is not None else previous.suspended,
         # The endpoint ConfigMap step (after this) says otherwise when it changes.
         endpoint_config_map_name=previous.endpoint_config_map_name,
+        # The toolbox step (after this) says otherwise when it looked.
+        toolbox=previous.toolbox,
+        owned_toolbox=previous.owned_toolbox,
     )
 
 
-def status_patch(status: HostedAgentStatus) -> dict[str, Any]:
+def status_patch(status: BaseModel) -> dict[str, Any]:
     """The status as a merge-patch body: fields now unset are sent as null, so they clear."""
     return status.model_dump(mode="json", by_alias=True)
 

@@ -10,19 +10,10 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects._utils.model_base import SdkJSONEncoder
 from azure.ai.projects.models import (
-    CodeInterpreterTool as SdkCodeInterpreterTool,
-)
-from azure.ai.projects.models import (
     ContainerConfiguration,
     HostedAgentDefinition,
     ProtocolVersionRecord,
     SessionConfiguration,
-)
-from azure.ai.projects.models import (
-    FileSearchTool as SdkFileSearchTool,
-)
-from azure.ai.projects.models import (
-    MCPTool as SdkMcpTool,
 )
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline.transport import HttpRequest, HttpTransport
@@ -102,20 +93,34 @@ def test_definition_matches_sdk_wire_names() -> None:
             idle_timeout_seconds=datetime.timedelta(seconds=900)
         ),
     )
-    # SDK 2.10's HostedAgentDefinition has no `tools` attribute: it rides as an extra key,
-    # with each tool serialised by the SDK's own tool models.
-    sdk["tools"] = [
-        SdkCodeInterpreterTool(),
-        SdkFileSearchTool(vector_store_ids=["vs_1"], max_num_results=4),
-        SdkMcpTool(
-            server_label="docs",
-            server_url="https://mcp.example.com/sse",
-            require_approval="never",
-            allowed_tools=["search"],
-            project_connection_id="mcp-conn",
-        ),
-    ]
+    # spec.tools never reach the definition: SDK 2.3 removed the field (GA agents get
+    # tools from a toolbox over MCP), so the whole definition is exactly the SDK model's.
     assert ours == sdk_json(sdk)
+
+
+def test_tools_are_never_sent_in_the_definition_but_the_pinned_toolbox_url_is() -> None:
+    url = "https://acct/api/projects/p/toolboxes/t/versions/2/mcp?api-version=v1"
+    definition = build_definition(
+        full_spec(), {"API_KEY": SECRET}, injected_env={"MCP_SERVER_URL": url}
+    )
+    assert "tools" not in definition
+    assert definition["environment_variables"]["MCP_SERVER_URL"] == url
+
+
+def test_a_new_toolbox_version_is_a_new_agent_version() -> None:
+    def pinned(version: str) -> str:
+        url = f"https://a/api/projects/p/toolboxes/t/versions/{version}/mcp?api-version=v1"
+        return desired_version(make_spec(), injected_env={"MCP_SERVER_URL": url}).spec_hash
+
+    assert pinned("1") != pinned("2")
+    assert pinned("1") == pinned("1")
+    assert pinned("1") != desired_version(make_spec()).spec_hash
+
+
+def test_an_injected_variable_may_not_clash_with_spec_env() -> None:
+    spec = make_spec(env=[{"name": "MCP_SERVER_URL", "value": "x"}])
+    with pytest.raises(ValueError, match="MCP_SERVER_URL"):
+        build_definition(spec, injected_env={"MCP_SERVER_URL": "y"})
 
 
 def test_minimal_definition_omits_optional_fields_like_the_sdk() -> None:
@@ -231,7 +236,6 @@ def test_hash_ignores_protocol_order_and_cpu_spelling() -> None:
         {"description": "new words"},
         {"metadata": {"team": "b"}},
         {"idleTimeoutSeconds": 300},
-        {"tools": [{"type": "code_interpreter"}]},
         {"registryConnection": "other"},
     ],
 )

@@ -108,6 +108,9 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         Reason.PROBE_FAILED,
         Reason.AGENT_NOT_RESPONDING,
         Reason.CONFIG_MAP_WRITE_FAILED,
+        # a toolbox that appears, and one that stops being used, are looked at again
+        Reason.TOOLBOX_NOT_FOUND,
+        Reason.TOOLBOX_IN_USE,
     }
 
 
