@@ -29,6 +29,9 @@ SEMVER: Final = (
     "^(0|[1-9][0-9]*)[.](0|[1-9][0-9]*)[.](0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?([+][0-9A-Za-z.-]+)?$"
 )
 MCP_SERVER_LABEL: Final = "^[a-zA-Z0-9_-]+$"
+# The header names people use (Authorization, x-api-key): a conservative subset of the HTTP
+# token characters that needs no quoting inside a CEL string literal.
+HTTP_HEADER_NAME: Final = "^[-_a-zA-Z0-9]+$"
 
 
 def matcher(pattern: str) -> re.Pattern[str]:
