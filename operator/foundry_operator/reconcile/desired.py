@@ -9,7 +9,10 @@ The spec hash is the operator's idempotency key: it is stored in each version's 
 (``k8s-spec-hash``) and the operator never creates a second version with a hash that exists.
 It covers everything that makes a version different (the definition, description and user
 metadata) and nothing that does not (agentName is the path, not the content;
-deletionPolicy and revisionHistoryLimit steer the operator, not Foundry).
+deletionPolicy and revisionHistoryLimit steer the operator, not Foundry; spec.endpoint is
+the agent endpoint's, shared by every version, see ``reconcile.endpoint``). Fields added to
+the definition since are omitted when unset, so the hash of a spec that does not use them
+is what it always was.
 
 Environment values enter the hash only as SHA-256 digests, so the hash changes when a Secret
 is rotated but never contains a value. It is one-way, not magic: someone who knows every
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from foundry_operator.api.quantity import cores_as_decimal_string
+from foundry_operator.api.rai import InvocationsModeration, RaiConfig
 from foundry_operator.api.reserved import RESERVED_METADATA_PREFIX, reserved_metadata
 from foundry_operator.api.spec import (
     CodeInterpreterTool,
@@ -35,6 +39,7 @@ from foundry_operator.api.spec import (
     McpTool,
     Tool,
 )
+from foundry_operator.api.telemetry import TelemetryConfig, TelemetryEndpoint
 
 # Part of the hashed document. Bump it only deliberately: every existing version's hash
 # would change, and the operator would create a new version of every agent.
@@ -99,6 +104,56 @@ def _tool_wire(tool: Tool) -> JSON:
     raise TypeError(f"unknown tool {tool!r}")  # pragma: no cover - the union is closed
 
 
+def _telemetry_endpoint_wire(endpoint: TelemetryEndpoint) -> JSON:
+    out: JSON = {
+        "kind": str(endpoint.kind),
+        "endpoint": endpoint.endpoint,
+        "protocol": str(endpoint.protocol),
+        "data": [str(d) for d in endpoint.data],
+    }
+    if endpoint.auth is not None:
+        # References only: Foundry resolves the value from its own secret store.
+        out["auth"] = {
+            "type": str(endpoint.auth.type),
+            "header_name": endpoint.auth.header_name,
+            "secret_id": endpoint.auth.secret_id,
+            "secret_key": endpoint.auth.secret_key,
+        }
+    return out
+
+
+def _telemetry_wire(config: TelemetryConfig) -> JSON:
+    return {"endpoints": [_telemetry_endpoint_wire(e) for e in config.endpoints]}
+
+
+def _moderation_wire(moderation: InvocationsModeration) -> JSON:
+    out: JSON = {"response_mode": str(moderation.response_mode)}
+    if moderation.input_content_type is not None:
+        out["input_content_type"] = str(moderation.input_content_type)
+    if moderation.output_content_type is not None:
+        out["output_content_type"] = str(moderation.output_content_type)
+    if moderation.input_paths is not None:
+        out["input_paths"] = list(moderation.input_paths)
+    if moderation.output_paths is not None:
+        out["output_paths"] = list(moderation.output_paths)
+    if moderation.stream_selectors is not None:
+        selectors: list[JSON] = []
+        for selector in moderation.stream_selectors:
+            item: JSON = {"event_type": selector.event_type}
+            if selector.text_field is not None:
+                item["text_field"] = selector.text_field
+            selectors.append(item)
+        out["stream_selectors"] = selectors
+    return out
+
+
+def _rai_wire(config: RaiConfig) -> JSON:
+    out: JSON = {"rai_policy_name": config.rai_policy_name}
+    if config.invocations_moderation is not None:
+        out["invocations_moderation"] = _moderation_wire(config.invocations_moderation)
+    return out
+
+
 def build_definition(spec: HostedAgentSpec, env_values: Mapping[str, str] | None = None) -> JSON:
     """The ``definition`` of the version ``spec`` asks for, in Foundry's wire format.
 
@@ -125,6 +180,12 @@ def build_definition(spec: HostedAgentSpec, env_values: Mapping[str, str] | None
         definition["environment_variables"] = environment
     if spec.idle_timeout_seconds is not None:
         definition["session_configuration"] = {"idle_timeout_seconds": spec.idle_timeout_seconds}
+    if spec.telemetry_config is not None:
+        definition["telemetry_config"] = _telemetry_wire(spec.telemetry_config)
+    if spec.rai_config is not None:
+        definition["rai_config"] = _rai_wire(spec.rai_config)
+    if spec.enable_memory_snapshot is not None:
+        definition["enable_memory_snapshot"] = spec.enable_memory_snapshot
     if spec.tools:
         # HostedAgentDefinition in SDK 2.10 has no `tools` attribute; the field rides along
         # as an extra key of the (MutableMapping) model, as the original hosted-agent API
