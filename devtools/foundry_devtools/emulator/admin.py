@@ -97,6 +97,11 @@ class AdminClient:
     def set_provisioning_delay(self, seconds: float) -> None:
         self.patch_config({"lifecycle": {"provisioning_seconds": seconds}})
 
+    def reject_unknown_fields(self, on: bool = True) -> None:
+        """The strict rule: refuse hosted definitions and agent_endpoint PATCHes that carry a
+        field the SDK's models do not have (400 ``unknown_field``, ``param`` naming it)."""
+        self.patch_config({"validation": {"reject_unknown_fields": on}})
+
     def state(self) -> dict[str, Any]:
         return self._object("GET", "/state")
 

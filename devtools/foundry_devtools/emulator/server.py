@@ -245,7 +245,9 @@ class Emulator:
             body = await _read_code_upload(request)
         else:
             body = await _read_json(request)
-        payload = validate_create_body(body, self.config.limits)
+        payload = validate_create_body(
+            body, self.config.limits, strict=self.config.validation.reject_unknown_fields
+        )
         version = self.state.create_version(name, payload)
         return json_response(self.state.render_version(name, version))
 
