@@ -39,6 +39,7 @@ from .kube.env import EnvResolver, Ref, references
 from .kube.toolboxes import Toolboxes
 from .reconcile.conditions import StateReason, find_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
+from .reconcile.endpoint import EndpointSettings, as_applied, desired_endpoint, endpoint_in_step
 from .reconcile.errors import (
     Failure,
     Reason,
@@ -468,6 +469,7 @@ class Reconciler:
         secrets: tuple[str, ...],
     ) -> Outcome:
         owner = resource.owner
+        endpoint = desired_endpoint(spec)
         versions, agent_info = await self._observe(owner, desired.spec_hash, agent, previous)
         complete = len(versions) != 1 or agent_info is None or agent_info.latest is None
         events: list[Event] = []
@@ -493,6 +495,8 @@ class Reconciler:
 
             if decision.action is Action.CONFLICT:
                 return self._conflict(resource, previous, agent, desired, decision)
+            if agent_info is not None:
+                agent_info = await self._endpoint_in_step(resource, agent, agent_info, endpoint)
 
             drift = drift_event(previous, desired.spec_hash, decision)
             if drift is not None:
@@ -531,12 +535,10 @@ class Reconciler:
                         return rolled
                     routed = rolled
                 else:  # traffic moved away from a version that served: put it back at once
-                    routed = await self.foundry.route(
-                        agent, target.version, [p.protocol.value for p in spec.protocols]
-                    )
+                    routed = await self.foundry.route(agent, target.version, endpoint)
                 log.info("routed all traffic to version %s", target.version, extra=extra)
-                agent_info = routed or AgentInfo(
-                    name=agent, routing={target.version: 100}, latest=target
+                agent_info = routed or as_applied(
+                    AgentInfo(name=agent, routing={target.version: 100}, latest=target), endpoint
                 )
                 if not complete and may_prune(previous, decision, spec.revision_history_limit):
                     versions = await self.foundry.list_versions(agent)
@@ -581,9 +583,7 @@ class Reconciler:
                     continue
                 _observe_provisioning(previous, target)
                 if decision.fallback is not None:
-                    await self.foundry.route(
-                        agent, decision.fallback, [p.protocol.value for p in spec.protocols]
-                    )
+                    await self.foundry.route(agent, decision.fallback, endpoint)
                     log.warning(
                         "version %s failed; routed all traffic back to version %s",
                         target.version,
@@ -630,6 +630,22 @@ class Reconciler:
             Phase.PROVISIONING, agent, spec_hash=desired.spec_hash, events=tuple(events)
         )
         return self._finish(resource, previous, report, Look.POLL, "progressing")
+
+    async def _endpoint_in_step(
+        self, resource: Resource, agent: str, info: AgentInfo, endpoint: EndpointSettings
+    ) -> AgentInfo:
+        """PATCH the endpoint's settings (spec.endpoint) when Foundry's differ, without the
+        routing, so no traffic moves. An agent not routed yet gets them with its first
+        route instead."""
+        if not info.routing or endpoint_in_step(endpoint, info):
+            return info
+        updated = await self.foundry.configure_endpoint(agent, endpoint)
+        log.info("updated the agent endpoint's settings", extra=_agent_extra(resource, agent))
+        if updated is None:
+            return as_applied(info, endpoint)
+        # The answer's routing is Foundry's word, but keep what was known of the latest
+        # version if the answer left it out.
+        return updated if updated.latest is not None else replace(updated, latest=info.latest)
 
     async def _ask(self, spec: HostedAgentSpec, agent: str, version: str) -> ProbeResult:
         assert spec.probe is not None
@@ -759,7 +775,7 @@ class Reconciler:
         the agent once the target has all the traffic, or the Outcome of this look."""
         target = decision.target
         assert target is not None
-        protocols = [p.protocol.value for p in spec.protocols]
+        endpoint = desired_endpoint(spec)
         ours = [v.version for v in decision.ours]
         before = previous_version(routing, target.version, ours)
         state = previous.rollout
@@ -811,14 +827,14 @@ class Reconciler:
                 move.weights is None or move.weights.get(target.version, 0) >= 100
             ):
                 routed = (
-                    await self.foundry.route(agent, target.version, protocols)
+                    await self.foundry.route(agent, target.version, endpoint)
                     if move.move is Move.SHIFT
                     else None
                 )
                 return routed
             if move.move is Move.SHIFT:
                 assert move.weights is not None and move.progress is not None
-                routed = await self.foundry.route_weights(agent, move.weights, protocols)
+                routed = await self.foundry.route_weights(agent, move.weights, endpoint)
                 log.info(
                     "rollout of version %s: %s",
                     target.version,
@@ -867,7 +883,7 @@ class Reconciler:
                     events=(*events, *probe_events),
                 )
                 return self._finish(resource, previous, report, Look.RETRY, "retry")
-            routed = await self.foundry.route_weights(agent, move.weights, protocols)
+            routed = await self.foundry.route_weights(agent, move.weights, endpoint)
             log.warning(
                 "rollout of version %s aborted (%s); all traffic back to version %s",
                 target.version,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -97,8 +98,26 @@ class AdminClient:
     def set_provisioning_delay(self, seconds: float) -> None:
         self.patch_config({"lifecycle": {"provisioning_seconds": seconds}})
 
+    def reject_unknown_fields(self, on: bool = True) -> None:
+        """The strict rule: refuse hosted definitions and agent_endpoint PATCHes that carry a
+        field the SDK's models do not have (400 ``unknown_field``, ``param`` naming it)."""
+        self.patch_config({"validation": {"reject_unknown_fields": on}})
+
     def state(self) -> dict[str, Any]:
         return self._object("GET", "/state")
+
+    def requests(
+        self, *, operation: str | None = None, agent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest create_version and update_details requests as sent, oldest first:
+        ``{"seq", "operation", "agent", "body", "status"}`` each."""
+        query = urllib.parse.urlencode(
+            {k: v for k, v in (("operation", operation), ("agent", agent)) if v is not None}
+        )
+        return self._list("GET", "/requests" + (f"?{query}" if query else ""))
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
 
     def token(self, resource: str | None = None) -> str:
         body = {"resource": resource} if resource else {}

@@ -300,6 +300,13 @@ class LimitSettings(_Section):
     description_max_chars: int = 512
 
 
+class ValidationSettings(_Section):
+    # The strict rule: refuse (400 unknown_field, param naming it) a hosted definition or an
+    # agent_endpoint PATCH with a field the SDK's models do not have. Off by default: the
+    # service is assumed to accept them, as the SDK passes them through.
+    reject_unknown_fields: bool = False
+
+
 class PagingSettings(_Section):
     # False: the last page carries last_id=null, so the SDK stops without an extra request.
     # True: every page carries last_id and the SDK's extra request gets an empty page.
@@ -347,6 +354,7 @@ class EmulatorConfig(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
@@ -376,6 +384,7 @@ RUNTIME_SECTIONS = frozenset(
         "auth",
         "lifecycle",
         "limits",
+        "validation",
         "paging",
         "responses",
         "routing",

@@ -54,6 +54,8 @@ def admin_app(emulator: Emulator) -> web.Application:
     router.add_delete("/failure-rules/{rule_id}", api.delete_failure_rule)
     router.add_post("/agents/{agent_name}/versions/{agent_version}/status", api.force_status)
     router.add_get("/state", api.dump_state)
+    router.add_get("/requests", api.list_requests)
+    router.add_delete("/requests", api.clear_requests)
     router.add_post("/token", api.token)
     return app
 
@@ -151,6 +153,7 @@ class _AdminApi:
         if body.get("stats", True):
             self.emulator.stats.reset()
             self.emulator.faults.fired.clear()
+            self.emulator.recorder.clear()
             cleared.append("stats")
         if body.get("faults", False):
             self.emulator.faults.clear()
@@ -253,6 +256,16 @@ class _AdminApi:
             ]
             toolboxes.append(body)
         return json_response({"project": state.project, "agents": agents, "toolboxes": toolboxes})
+
+    async def list_requests(self, request: web.Request) -> web.StreamResponse:
+        found = self.emulator.recorder.matching(
+            operation=request.query.get("operation"), agent=request.query.get("agent")
+        )
+        return json_response({"data": [r.to_json() for r in found]})
+
+    async def clear_requests(self, request: web.Request) -> web.StreamResponse:
+        self.emulator.recorder.clear()
+        return web.Response(status=204)
 
     async def token(self, request: web.Request) -> web.StreamResponse:
         body = await _json_object(request)

@@ -22,6 +22,7 @@ from .failures import FailureRules
 from .faults import FaultDecision, FaultInjector
 from .identity import TokenIssuer, normalize_audience
 from .paging import parse_page_query
+from .recorder import BODY_KEY, RequestRecorder
 from .responses import build_response, encode_sse, stream_events
 from .state import ProjectState
 from .stats import RequestStats
@@ -88,6 +89,7 @@ class Emulator:
         self.failure_rules = FailureRules(config.effective_failure_rules())
         self.faults = FaultInjector(config.faults, seed=fault_seed)
         self.stats = RequestStats()
+        self.recorder = RequestRecorder()
         self.state = ProjectState(project, config, self.failure_rules)
 
     def set_config(self, config: EmulatorConfig) -> None:
@@ -223,6 +225,9 @@ class Emulator:
                 ApiError(exc.status, code, f"{exc.reason}: {request.method} {request.path}")
             )
         self.stats.record(operation, response.status)
+        if BODY_KEY in request:
+            agent = request.match_info.get("agent_name")
+            self.recorder.record(operation, agent, request[BODY_KEY], response.status)
         return response
 
     def _authenticate(self, request: web.Request) -> None:
@@ -287,7 +292,10 @@ class Emulator:
             body = await _read_code_upload(request)
         else:
             body = await _read_json(request)
-        payload = validate_create_body(body, self.config.limits)
+        request[BODY_KEY] = body
+        payload = validate_create_body(
+            body, self.config.limits, strict=self.config.validation.reject_unknown_fields
+        )
         version = self.state.create_version(name, payload)
         return json_response(self.state.render_version(name, version))
 
@@ -329,7 +337,9 @@ class Emulator:
         return json_response(result)
 
     async def update_details(self, request: web.Request) -> web.StreamResponse:
-        body = require_object(await _read_json(request), "body")
+        raw = await _read_json(request)
+        request[BODY_KEY] = raw
+        body = require_object(raw, "body")
         agent = self.state.update_details(request.match_info["agent_name"], body)
         return json_response(self.state.render_agent(agent))
 

@@ -39,6 +39,7 @@ from .validation import (
     CreateVersionRequest,
     RoutingRule,
     merge_patch,
+    reject_unknown_endpoint_fields,
     validate_agent_endpoint,
     validate_session_id,
 )
@@ -439,6 +440,8 @@ class ProjectState:
         endpoint = agent.endpoint
         if "agent_endpoint" in body:
             patch = body["agent_endpoint"]
+            if self.config.validation.reject_unknown_fields:
+                reject_unknown_endpoint_fields(patch)
             endpoint = merge_patch(agent.endpoint or {}, patch) if patch is not None else None
             if endpoint is not None:
                 rules = validate_agent_endpoint(endpoint)

@@ -11,9 +11,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import LimitSettings
 from .errors import invalid
+from .schema import AGENT_ENDPOINT, HOSTED_DEFINITION, reject_unknown
 
 AGENT_KINDS = frozenset({"prompt", "hosted", "workflow", "external", "voice"})
 PROTOCOLS = frozenset(
@@ -29,6 +31,12 @@ PROTOCOLS = frozenset(
     }
 )
 AUTHORIZATION_SCHEMES = frozenset({"Entra", "BotService", "BotServiceRbac", "BotServiceTenant"})
+# The SDK's TelemetryDataKind, TelemetryTransportProtocol, RaiInvocationContentType and
+# RaiInvocationMode.
+TELEMETRY_DATA = frozenset({"ContainerStdoutStderr", "ContainerOtel", "Metrics"})
+TELEMETRY_PROTOCOLS = frozenset({"Http", "Grpc"})
+RAI_CONTENT_TYPES = frozenset({"json", "text"})
+RAI_RESPONSE_MODES = frozenset({"non_streaming", "streaming", "both"})
 DEPENDENCY_RESOLUTIONS = frozenset({"bundled", "remote_build"})
 
 _AGENT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -107,11 +115,13 @@ def validate_metadata(value: Any, limits: LimitSettings) -> dict[str, str]:
     return dict(metadata)
 
 
-def validate_create_body(body: Any, limits: LimitSettings) -> CreateVersionRequest:
+def validate_create_body(
+    body: Any, limits: LimitSettings, *, strict: bool = False
+) -> CreateVersionRequest:
     payload = require_object(body, "body")
     if "definition" not in payload:
         raise invalid("Missing required property 'definition'.", param="definition")
-    definition = validate_definition(payload["definition"], limits)
+    definition = validate_definition(payload["definition"], limits, strict=strict)
     description = payload.get("description")
     if description is None:
         description = ""
@@ -137,7 +147,9 @@ def validate_create_body(body: Any, limits: LimitSettings) -> CreateVersionReque
     )
 
 
-def validate_definition(value: Any, limits: LimitSettings) -> dict[str, Any]:
+def validate_definition(
+    value: Any, limits: LimitSettings, *, strict: bool = False
+) -> dict[str, Any]:
     definition = require_object(value, "definition")
     kind = definition.get("kind")
     if kind not in AGENT_KINDS:
@@ -146,9 +158,11 @@ def validate_definition(value: Any, limits: LimitSettings) -> dict[str, Any]:
             param="definition.kind",
         )
     if kind == "hosted":
+        if strict:
+            reject_unknown(definition, HOSTED_DEFINITION, "definition", "HostedAgentDefinition")
         _validate_hosted(definition, limits)
-    # Unknown fields are kept and echoed back: the emulator must not be stricter than the
-    # service about fields it does not model (see docs/emulator.md).
+    # Otherwise unknown fields are kept and echoed back: the emulator must not be stricter
+    # than the service about fields it does not model (see docs/emulator.md).
     return definition
 
 
@@ -176,6 +190,13 @@ def _validate_hosted(definition: dict[str, Any], limits: LimitSettings) -> None:
     _validate_protocols(definition.get("protocol_versions"))
     _validate_env(definition.get("environment_variables"), limits)
     _validate_session_configuration(definition.get("session_configuration"), limits)
+    _validate_telemetry(definition.get("telemetry_config"))
+    _validate_rai(definition.get("rai_config"))
+    snapshot = definition.get("enable_memory_snapshot")
+    if snapshot is not None and not isinstance(snapshot, bool):
+        raise invalid(
+            "enable_memory_snapshot must be a boolean.", param="definition.enable_memory_snapshot"
+        )
 
 
 def _parse_cpu(value: Any, limits: LimitSettings) -> float:
@@ -328,6 +349,118 @@ def _validate_session_configuration(value: Any, limits: LimitSettings) -> None:
         )
 
 
+def _required_string(item: dict[str, Any], key: str, param: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise invalid(f"{key} is required, as a non-empty string.", param=f"{param}.{key}")
+    return value
+
+
+def _one_of(item: dict[str, Any], key: str, allowed: frozenset[str], param: str) -> None:
+    value = item.get(key)
+    if value not in allowed:
+        raise invalid(
+            f"{key} must be one of {', '.join(sorted(allowed))}; got {value!r}.",
+            param=f"{param}.{key}",
+        )
+
+
+def _string_list(value: Any, param: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise invalid("must be a list of non-empty strings.", param=param)
+    return value
+
+
+def _validate_telemetry(value: Any) -> None:
+    """TelemetryConfig: OTLP endpoints, each with a URL, a transport, the data it receives
+    (an empty list exports nothing) and an optional header auth by secret reference."""
+    if value is None:
+        return
+    config = require_object(value, "definition.telemetry_config")
+    param = "definition.telemetry_config.endpoints"
+    endpoints = config.get("endpoints")
+    if not isinstance(endpoints, list):
+        raise invalid("telemetry_config.endpoints is required, as a list.", param=param)
+    for index, raw in enumerate(endpoints):
+        where = f"{param}[{index}]"
+        item = require_object(raw, where)
+        _one_of(item, "kind", frozenset({"OTLP"}), where)
+        url = _required_string(item, "endpoint", where)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise invalid(f"'{url}' is not an http or https URL.", param=f"{where}.endpoint")
+        _one_of(item, "protocol", TELEMETRY_PROTOCOLS, where)
+        data = item.get("data")
+        if not isinstance(data, list):
+            raise invalid("data is required, as a list (empty exports nothing).", f"{where}.data")
+        for n, kind in enumerate(data):
+            if kind not in TELEMETRY_DATA:
+                raise invalid(
+                    f"Unknown telemetry data kind {kind!r}; known: "
+                    f"{', '.join(sorted(TELEMETRY_DATA))}.",
+                    param=f"{where}.data[{n}]",
+                )
+        auth = item.get("auth")
+        if auth is not None:
+            auth_at = f"{where}.auth"
+            auth_item = require_object(auth, auth_at)
+            _one_of(auth_item, "type", frozenset({"header"}), auth_at)
+            for key in ("header_name", "secret_id", "secret_key"):
+                _required_string(auth_item, key, auth_at)
+
+
+def _validate_rai(value: Any) -> None:
+    """RaiConfig, with the "required when" rules of RaiInvocationModeration's docstring."""
+    if value is None:
+        return
+    param = "definition.rai_config"
+    config = require_object(value, param)
+    _required_string(config, "rai_policy_name", param)
+    moderation = config.get("invocations_moderation")
+    if moderation is None:
+        return
+    where = f"{param}.invocations_moderation"
+    item = require_object(moderation, where)
+    _one_of(item, "response_mode", RAI_RESPONSE_MODES, where)
+    for key in ("input_content_type", "output_content_type"):
+        if item.get(key) is not None:
+            _one_of(item, key, RAI_CONTENT_TYPES, where)
+    for key in ("input_paths", "output_paths"):
+        if item.get(key) is not None:
+            _string_list(item[key], f"{where}.{key}")
+    selectors = item.get("stream_selectors")
+    if selectors is not None:
+        if not isinstance(selectors, list):
+            raise invalid("stream_selectors must be a list.", param=f"{where}.stream_selectors")
+        for index, raw in enumerate(selectors):
+            at = f"{where}.stream_selectors[{index}]"
+            selector = require_object(raw, at)
+            _required_string(selector, "event_type", at)
+            text_field = selector.get("text_field")
+            if text_field is not None and (not isinstance(text_field, str) or not text_field):
+                raise invalid("text_field must be a non-empty string.", param=f"{at}.text_field")
+    mode = item["response_mode"]
+    # Omitted content types are json (the service's default, per the SDK).
+    reads_input_json = item.get("input_content_type", "json") == "json"
+    reads_output_json = item.get("output_content_type", "json") == "json"
+    needs = [("input_paths", reads_input_json)]
+    needs.append(("output_paths", reads_output_json and mode in ("non_streaming", "both")))
+    needs.append(("stream_selectors", reads_output_json and mode in ("streaming", "both")))
+    for key, required in needs:
+        if required and not item.get(key):
+            raise invalid(
+                f"invocations_moderation.{key} is required for response_mode '{mode}' when "
+                "the body is read as json.",
+                param=f"{where}.{key}",
+            )
+
+
+def reject_unknown_endpoint_fields(endpoint: Any) -> None:
+    """The strict rule for an agent_endpoint PATCH (see schema.py)."""
+    if endpoint is not None:
+        reject_unknown(endpoint, AGENT_ENDPOINT, "agent_endpoint", "AgentEndpointConfig")
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch: objects merge, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
@@ -366,7 +499,14 @@ def validate_agent_endpoint(endpoint: Any) -> list[RoutingRule]:
                     f"Unknown protocol '{name}' in protocol_configuration.",
                     param=f"agent_endpoint.protocol_configuration.{name}",
                 )
-            require_object(value, f"agent_endpoint.protocol_configuration.{name}")
+            options = require_object(value, f"agent_endpoint.protocol_configuration.{name}")
+            public = options.get("enable_m365_public_endpoint")
+            if name == "activity" and public is not None and not isinstance(public, bool):
+                raise invalid(
+                    "enable_m365_public_endpoint must be a boolean.",
+                    param="agent_endpoint.protocol_configuration.activity."
+                    "enable_m365_public_endpoint",
+                )
     schemes = config.get("authorization_schemes")
     if schemes is not None:
         param = "agent_endpoint.authorization_schemes"

@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from foundry_operator.api import patterns
+from foundry_operator.api.endpoint import EndpointSpec
 from foundry_operator.api.quantity import quantity_in_range
+from foundry_operator.api.rai import RaiConfig
 from foundry_operator.api.reserved import (
     METADATA_KEY_MAX_LENGTH,
     METADATA_VALUE_MAX_LENGTH,
@@ -28,6 +30,7 @@ from foundry_operator.api.reserved import (
     USER_METADATA_MAX_PAIRS,
 )
 from foundry_operator.api.rules import CrdModel, Rule, k8s_extra
+from foundry_operator.api.telemetry import TelemetryConfig
 from foundry_operator.api.traffic import Probe, Rollout
 
 CPU_MIN, CPU_MAX = "250m", "4"
@@ -481,6 +484,12 @@ def _env_names_unique(env: list[EnvVar]) -> bool:
     return len(names) == len(set(names))
 
 
+def _activity_served(spec: HostedAgentSpec) -> bool:
+    if spec.endpoint is None or spec.endpoint.activity is None:
+        return True
+    return any(p.protocol is AgentProtocol.ACTIVITY for p in spec.protocols)
+
+
 def _default_protocols() -> list[ProtocolVersion]:
     return [ProtocolVersion(protocol=AgentProtocol.RESPONSES, version="1.0.0")]
 
@@ -504,8 +513,9 @@ class HostedAgentSpec(CrdModel):
     """Desired state of a Microsoft Foundry hosted agent.
 
     Each distinct combination of image, resources, protocols, environment (with the MCP URL
-    of its toolbox's current version), description and metadata becomes one immutable
-    Foundry agent version; the operator routes the agent's endpoint to the newest active one.
+    of its toolbox's current version), telemetry, RAI policy, memory snapshots, description
+    and metadata becomes one immutable Foundry agent version; the operator routes the
+    agent's endpoint to the newest active one.
     """
 
     cel_rules: ClassVar[tuple[Rule, ...]] = (
@@ -524,6 +534,13 @@ class HostedAgentSpec(CrdModel):
             f"(spec.toolbox.env, {DEFAULT_TOOLBOX_ENV} by default and for spec.tools)",
             check=_env_free_for_toolbox,
             field_path=".env",
+        ),
+        Rule(
+            "!has(self.endpoint) || !has(self.endpoint.activity) || "
+            "self.protocols.exists(p, p.protocol == 'activity')",
+            "spec.endpoint.activity needs the activity protocol in spec.protocols",
+            check=_activity_served,
+            field_path=".endpoint.activity",
         ),
     )
 
@@ -616,6 +633,29 @@ class HostedAgentSpec(CrdModel):
         le=IDLE_TIMEOUT_MAX,
         description=f"Seconds a session may stay idle before its sandbox is suspended, "
         f"{IDLE_TIMEOUT_MIN}-{IDLE_TIMEOUT_MAX}. Foundry's default (900) applies when unset.",
+    )
+    telemetry_config: TelemetryConfig | None = Field(
+        default=None,
+        description="Export the container's logs, OpenTelemetry signals and metrics to OTLP "
+        "collectors of your own. Changing it creates a new agent version. Unset: no export.",
+    )
+    rai_config: RaiConfig | None = Field(
+        default=None,
+        description="The Responsible AI (content filtering and safety) policy Foundry "
+        "applies to the agent. Changing it creates a new agent version. Unset: Foundry's "
+        "default.",
+    )
+    enable_memory_snapshot: bool | None = Field(
+        default=None,
+        description="true starts each session from a snapshot of the agent's initialized "
+        "process instead of starting the process from its image. Changing it creates a new "
+        "agent version. Foundry's default: false.",
+    )
+    endpoint: EndpointSpec | None = Field(
+        default=None,
+        description="Settings of the agent endpoint that all versions share: authorization "
+        "schemes and per-protocol options. Changing them updates the endpoint in place, "
+        "without a new version and without moving traffic.",
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DELETE,

@@ -30,11 +30,7 @@ from azure.ai.projects.aio import AIProjectClient
 from azure.ai.projects.aio._configuration import AIProjectClientConfiguration
 from azure.ai.projects.models import (
     AgentEndpointConfig,
-    FixedRatioVersionSelectionRule,
     HostedAgentDefinition,
-    ProtocolConfiguration,
-    VersionSelectionRule,
-    VersionSelector,
 )
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -50,6 +46,7 @@ from azure.core.rest import HttpRequest
 
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
+from ..reconcile.endpoint import EndpointSettings, agent_endpoint_body
 from ..reconcile.observed import AgentInfo, EndpointFacts, Identity, VersionInfo
 from ..reconcile.toolbox import ToolboxInfo, ToolboxVersionInfo
 from .probe import ProbeResult, probe_version
@@ -184,6 +181,9 @@ def _agent_info(agent: str, raw: Mapping[str, Any]) -> AgentInfo:
     state = raw.get("state") or raw.get("configuration_state") or "enabled"
     configured = raw.get("configuration_state") or raw.get("state") or "enabled"
     protocols = endpoint.get("protocol_configuration") or {}
+    if not isinstance(protocols, Mapping):
+        protocols = {}
+    schemes = endpoint.get("authorization_schemes")
     latest = (raw.get("versions") or {}).get("latest")
     return AgentInfo(
         name=agent,
@@ -193,9 +193,13 @@ def _agent_info(agent: str, raw: Mapping[str, Any]) -> AgentInfo:
         configured_enabled=configured != "disabled",
         state_source=str(raw.get("state_source") or "") or None,
         identity=_identity(raw.get("instance_identity")),
-        protocols=tuple(sorted(str(k) for k, v in protocols.items() if v is not None))
-        if isinstance(protocols, Mapping)
-        else (),
+        protocols=tuple(sorted(str(k) for k, v in protocols.items() if v is not None)),
+        protocol_options={str(k): dict(v) for k, v in protocols.items() if isinstance(v, Mapping)},
+        authorization_schemes=tuple(
+            str(s.get("type")) for s in schemes if isinstance(s, Mapping) and s.get("type")
+        )
+        if isinstance(schemes, list)
+        else None,
     )
 
 
@@ -436,28 +440,27 @@ class FoundryClient:
 
         return await self._call("list_agents", fetch)
 
-    async def route(self, agent: str, version: str, protocols: list[str]) -> AgentInfo | None:
+    async def route(self, agent: str, version: str, endpoint: EndpointSettings) -> AgentInfo | None:
         """Send 100 % of the agent endpoint's traffic to ``version``."""
-        return await self.route_weights(agent, {version: 100}, protocols)
+        return await self.route_weights(agent, {version: 100}, endpoint)
 
     async def route_weights(
-        self, agent: str, weights: Mapping[str, int], protocols: list[str]
+        self, agent: str, weights: Mapping[str, int], endpoint: EndpointSettings
     ) -> AgentInfo | None:
-        """Split the agent endpoint's traffic by FixedRatio rules; the agent as Foundry
-        answered (None if the answer could not be read as AgentDetails)."""
-        rules: list[VersionSelectionRule] = [
-            FixedRatioVersionSelectionRule(agent_version=v, traffic_percentage=pct)
-            for v, pct in weights.items()
-            if pct > 0
-        ]
+        """Split the agent endpoint's traffic by FixedRatio rules, with the endpoint's
+        settings in the same PATCH; the agent as Foundry answered (None if the answer could
+        not be read as AgentDetails)."""
+        return await self._update_endpoint(agent, agent_endpoint_body(endpoint, weights))
 
+    async def configure_endpoint(self, agent: str, endpoint: EndpointSettings) -> AgentInfo | None:
+        """PATCH the endpoint's settings alone. The routing is not in the body, so the merge
+        patch leaves the traffic split (a rollout's, say) exactly as it is."""
+        return await self._update_endpoint(agent, agent_endpoint_body(endpoint, None))
+
+    async def _update_endpoint(self, agent: str, body: Mapping[str, Any]) -> AgentInfo | None:
         async def patch() -> AgentInfo | None:
             raw = await self._client.agents.update_details(
-                agent,
-                agent_endpoint=AgentEndpointConfig(
-                    version_selector=VersionSelector(version_selection_rules=rules),
-                    protocol_configuration=ProtocolConfiguration({p: {} for p in protocols}),
-                ),
+                agent, agent_endpoint=AgentEndpointConfig(dict(body))
             )
             return _agent_info(agent, raw) if isinstance(raw, Mapping) else None
 

@@ -9,7 +9,10 @@ The spec hash is the operator's idempotency key: it is stored in each version's 
 (``k8s-spec-hash``) and the operator never creates a second version with a hash that exists.
 It covers everything that makes a version different (the definition, description and user
 metadata) and nothing that does not (agentName is the path, not the content;
-deletionPolicy and revisionHistoryLimit steer the operator, not Foundry).
+deletionPolicy and revisionHistoryLimit steer the operator, not Foundry; spec.endpoint is
+the agent endpoint's, shared by every version, see ``reconcile.endpoint``). Fields added to
+the definition since are omitted when unset, so the hash of a spec that does not use them
+is what it always was.
 
 Environment values enter the hash only as SHA-256 digests, so the hash changes when a Secret
 is rotated but never contains a value. It is one-way, not magic: someone who knows every
@@ -26,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from foundry_operator.api.quantity import cores_as_decimal_string
+from foundry_operator.api.rai import InvocationsModeration, RaiConfig
 from foundry_operator.api.reserved import RESERVED_METADATA_PREFIX, reserved_metadata
 from foundry_operator.api.spec import EnvVarSource, HostedAgentSpec
+from foundry_operator.api.telemetry import TelemetryConfig, TelemetryEndpoint
 
 # Part of the hashed document. Bump it only deliberately: every existing version's hash
 # would change, and the operator would create a new version of every agent.
@@ -72,6 +77,56 @@ def _is_optional(source: EnvVarSource | None) -> bool:
     return ref is not None and bool(ref.optional)
 
 
+def _telemetry_endpoint_wire(endpoint: TelemetryEndpoint) -> JSON:
+    out: JSON = {
+        "kind": str(endpoint.kind),
+        "endpoint": endpoint.endpoint,
+        "protocol": str(endpoint.protocol),
+        "data": [str(d) for d in endpoint.data],
+    }
+    if endpoint.auth is not None:
+        # References only: Foundry resolves the value from its own secret store.
+        out["auth"] = {
+            "type": str(endpoint.auth.type),
+            "header_name": endpoint.auth.header_name,
+            "secret_id": endpoint.auth.secret_id,
+            "secret_key": endpoint.auth.secret_key,
+        }
+    return out
+
+
+def _telemetry_wire(config: TelemetryConfig) -> JSON:
+    return {"endpoints": [_telemetry_endpoint_wire(e) for e in config.endpoints]}
+
+
+def _moderation_wire(moderation: InvocationsModeration) -> JSON:
+    out: JSON = {"response_mode": str(moderation.response_mode)}
+    if moderation.input_content_type is not None:
+        out["input_content_type"] = str(moderation.input_content_type)
+    if moderation.output_content_type is not None:
+        out["output_content_type"] = str(moderation.output_content_type)
+    if moderation.input_paths is not None:
+        out["input_paths"] = list(moderation.input_paths)
+    if moderation.output_paths is not None:
+        out["output_paths"] = list(moderation.output_paths)
+    if moderation.stream_selectors is not None:
+        selectors: list[JSON] = []
+        for selector in moderation.stream_selectors:
+            item: JSON = {"event_type": selector.event_type}
+            if selector.text_field is not None:
+                item["text_field"] = selector.text_field
+            selectors.append(item)
+        out["stream_selectors"] = selectors
+    return out
+
+
+def _rai_wire(config: RaiConfig) -> JSON:
+    out: JSON = {"rai_policy_name": config.rai_policy_name}
+    if config.invocations_moderation is not None:
+        out["invocations_moderation"] = _moderation_wire(config.invocations_moderation)
+    return out
+
+
 def build_definition(
     spec: HostedAgentSpec,
     env_values: Mapping[str, str] | None = None,
@@ -112,6 +167,12 @@ def build_definition(
         definition["session_configuration"] = {"idle_timeout_seconds": spec.idle_timeout_seconds}
     # Never `tools`: SDK 2.3 removed it from HostedAgentDefinition and GA agents get their
     # tools from a toolbox (spec.toolbox, or the toolbox spec.tools becomes) over MCP.
+    if spec.telemetry_config is not None:
+        definition["telemetry_config"] = _telemetry_wire(spec.telemetry_config)
+    if spec.rai_config is not None:
+        definition["rai_config"] = _rai_wire(spec.rai_config)
+    if spec.enable_memory_snapshot is not None:
+        definition["enable_memory_snapshot"] = spec.enable_memory_snapshot
     return definition
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # Foundry's version lifecycle: creating -> active | failed, then deleting -> deleted.
 CREATING = "creating"
@@ -55,6 +56,10 @@ class AgentInfo:
     identity: Identity | None = None
     # The protocols the agent endpoint is configured for (protocol_configuration's keys).
     protocols: tuple[str, ...] = ()
+    # protocol_configuration itself: protocol -> its options, as Foundry holds them.
+    protocol_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The types of agent_endpoint.authorization_schemes; None when Foundry reports none.
+    authorization_schemes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -197,15 +197,21 @@ def test_inline_tools_become_a_toolbox_the_agent_owns_and_never_the_definition(
     kubectl: Any, namespace: str, foundry: AIProjectClient, emulator: EmulatorProcess
 ) -> None:
     agent = unique("inline")
-    kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=manifest(agent, f"{IMAGE}:1", tools=[{"type": "code_interpreter"}, MCP_TOOL]),
-    )
-    wait_ready(kubectl, namespace, agent)
+    # The strict rule refuses any definition field the SDK's models lack (`tools` among
+    # them): Ready under it means no create carried one.
+    emulator.admin().reject_unknown_fields()
+    try:
+        kubectl(
+            "apply",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+            input=manifest(agent, f"{IMAGE}:1", tools=[{"type": "code_interpreter"}, MCP_TOOL]),
+        )
+        wait_ready(kubectl, namespace, agent)
+    finally:
+        emulator.admin().reject_unknown_fields(False)
     box = f"{agent}-tools"
     held = foundry.toolboxes.get_version(box, "1")
     assert [t["type"] for t in held.tools] == ["code_interpreter", "mcp"]

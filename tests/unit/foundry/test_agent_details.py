@@ -67,6 +67,25 @@ def test_details_with_identity_state_and_protocols() -> None:
     assert info.protocols == ("a2a", "responses")
 
 
+def test_details_carry_the_endpoint_settings_foundry_holds() -> None:
+    info = _agent_info(
+        "chat",
+        {
+            "agent_endpoint": {
+                "protocol_configuration": {
+                    "activity": {"enable_m365_public_endpoint": True, "access_boundaries": []},
+                    "responses": {},
+                },
+                "authorization_schemes": [{"type": "Entra"}, {"type": "BotService"}, {}],
+            }
+        },
+    )
+    assert info.authorization_schemes == ("Entra", "BotService")
+    assert info.protocol_options["activity"]["enable_m365_public_endpoint"] is True
+    assert info.protocols == ("activity", "responses")
+    assert _agent_info("chat", {"agent_endpoint": {}}).authorization_schemes is None
+
+
 def test_details_without_the_optional_parts_read_as_enabled_and_anonymous() -> None:
     info = _agent_info("chat", {"name": "chat"})
     assert info.enabled and info.configured_enabled
