@@ -508,7 +508,7 @@ class DevCluster:
         stopped += self.stop((KUBELET, CONTAINERD), grace)
         left = self.node.sweep()
         if left:
-            stopped.append(f"leftovers ({', '.join(left[:5])}{', ...' if len(left) > 5 else ''})")
+            stopped.append(f"cleaned up ({', '.join(left[:5])}{', ...' if len(left) > 5 else ''})")
         return stopped
 
     @staticmethod
