@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from foundry_devtools import incluster
 from foundry_devtools.devcluster import binaries, image, node, versions
 from foundry_devtools.devcluster.cluster import DevCluster
 from foundry_devtools.emulator.process import EmulatorProcess
@@ -19,7 +20,6 @@ from support import KubeEnv
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "foundry-agent-operator"
-CA_MOUNT = "/etc/foundry-emulator"
 
 
 @dataclass
@@ -66,45 +66,14 @@ class NodeEnv:
         return self.emulator.admin().state()
 
     def pod_identity_secret(self, namespace: str) -> None:
-        """The emulator's managed-identity settings and CA, as a pod on the node sees them:
-        every address is the bridge gateway, which DNATs onto the emulator's loopback ports."""
-        env = self.emulator.env
-        values = {
-            "IDENTITY_ENDPOINT": env["IDENTITY_ENDPOINT"].replace("127.0.0.1", self.gateway),
-            "IDENTITY_HEADER": env["IDENTITY_HEADER"],
-            "AZURE_TOKEN_CREDENTIALS": env["AZURE_TOKEN_CREDENTIALS"],
-            "SSL_CERT_FILE": f"{CA_MOUNT}/ca.pem",
-            "REQUESTS_CA_BUNDLE": f"{CA_MOUNT}/ca.pem",
-        }
-        args = [f"--from-literal={k}={v}" for k, v in values.items()]
-        self.kubectl("create", "secret", "generic", "emulator-identity", "-n", namespace, *args)
-        self.kubectl(
-            "create",
-            "configmap",
-            "emulator-ca",
-            "-n",
-            namespace,
-            f"--from-file=ca.pem={self.emulator.ca_file}",
+        """The emulator's identity settings and CA, as a pod on the node reaches them."""
+        objects = incluster.emulator_objects(
+            self.emulator.env, self.emulator.ca_file, self.gateway, namespace
         )
+        self.kubectl("apply", "-f", "-", input=objects)
 
     def chart_values(self) -> list[str]:
-        """helm --set arguments: the loaded image and the emulator, reached from the pod."""
-        repository, tag = self.image.rsplit(":", 1)
-        registry, repository = repository.split("/", 1)
-        endpoint = self.emulator.endpoint.replace("127.0.0.1", self.gateway)
-        return [
-            "--set", f"image.registry={registry}",
-            "--set", f"image.repository={repository}",
-            "--set", f"image.tag={tag}",
-            "--set", "image.pullPolicy=Never",
-            "--set", f"operator.projectEndpoint={endpoint}",
-            "--set", "azure.credentialsSecret=emulator-identity",
-            "--set", "extraVolumes[0].name=emulator-ca",
-            "--set", "extraVolumes[0].configMap.name=emulator-ca",
-            "--set", "extraVolumeMounts[0].name=emulator-ca",
-            "--set", f"extraVolumeMounts[0].mountPath={CA_MOUNT}",
-            "--set", "extraVolumeMounts[0].readOnly=true",
-        ]  # fmt: skip
+        return incluster.chart_values(self.image, self.emulator.endpoint, self.gateway)
 
 
 def node_env(tmp: Path) -> Iterator[NodeEnv]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import binaries, versions
 from .cluster import ClusterError, DevCluster
 from .hostdeps import HostDependencyError
-from .node import NodeError
+from .node import NodeError, unavailable_reason
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     image.add_argument("--repo", type=Path, default=Path("."), help="the repository root")
     image.add_argument("--out", type=Path, default=Path("dist"), help="where the OCI archive goes")
+    for sub_parser in (build, image):
+        sub_parser.add_argument(
+            "--if-possible",
+            action="store_true",
+            help="with --node / for the image: do nothing (exit 0) on a machine that cannot "
+            "run a node (not Linux, not root, no cgroups or overlayfs), saying why",
+        )
     load = sub.add_parser("load-image", help="put an OCI archive into the node's containerd")
     load.add_argument("--dir", required=True, type=Path)
     load.add_argument("archive", type=Path)
@@ -54,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.action in ("build", "build-image") and args.if_possible:
+            reason = unavailable_reason()
+            if reason and (args.action == "build-image" or args.node):
+                print(f"devcluster: skipping {args.action}: {reason}", file=sys.stderr)
+                if args.action == "build-image":
+                    return 0
+                args.node = False
         if args.action == "build":
             wanted = versions.ALL + (versions.NODE if args.node else ())
             for name, path in binaries.ensure(wanted).items():
