@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= .demo
 
-.PHONY: install lock test unit integration e2e lint format crds controlplane demo demo-stop bench bench-resilience clean
+.PHONY: install lock test unit integration e2e lint format crds controlplane node image demo demo-stop bench bench-resilience clean
 
 install: $(STAMP)
 
@@ -33,7 +33,20 @@ lock:
 controlplane: install
 	$(BIN)/foundry-devcluster build
 
-test: lint controlplane
+# The same, plus kube-controller-manager, kube-scheduler and kubelet for `start --node`
+# (skipped, with the reason, on a machine that cannot run a node).
+node: install
+	$(BIN)/foundry-devcluster build --node --if-possible
+
+# The operator image from the Dockerfile, with buildah on a local stand-in of its base;
+# prints the reference, digest and size of dist/foundry-agent-operator-VERSION.oci.tar.
+image: install
+	$(BIN)/foundry-devcluster build-image --out dist
+
+# The node e2e tests (tests/e2e/test_node_chart.py) build the image themselves too; doing it
+# here first shows its progress on screen instead of inside the test session.
+test: lint controlplane node
+	$(BIN)/foundry-devcluster build-image --out dist --if-possible
 	$(BIN)/pytest
 
 unit: install
@@ -42,7 +55,7 @@ unit: install
 integration: controlplane
 	$(BIN)/pytest tests/integration
 
-e2e: controlplane
+e2e: controlplane node
 	$(BIN)/pytest tests/e2e
 
 lint: install
@@ -63,8 +76,9 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # The README's run command: control plane + emulator + operator + sample agents, left running.
+# NODE=1: with a node, the operator as a Pod from the image, installed with the chart.
 demo: install
-	$(BIN)/foundry-demo --dir $(DEMO_DIR)
+	$(BIN)/foundry-demo --dir $(DEMO_DIR) $(if $(NODE),--node)
 
 demo-stop:
 	$(BIN)/foundry-demo --stop --dir $(DEMO_DIR)

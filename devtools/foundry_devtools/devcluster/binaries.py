@@ -1,4 +1,5 @@
-"""Find or build the control-plane binaries (etcd, kube-apiserver, kubectl, helm).
+"""Find or build the devcluster's binaries (etcd, kube-apiserver, kubectl, helm, and for a
+node kube-controller-manager, kube-scheduler and kubelet).
 
 Order of preference for each binary:
 
@@ -59,12 +60,19 @@ def _fmt_elapsed(seconds: float) -> str:
 
 _VERSION_ARGS: dict[str, list[str]] = {
     "kube-apiserver": ["--version"],
+    "kube-controller-manager": ["--version"],
+    "kube-scheduler": ["--version"],
+    "kubelet": ["--version"],
     "kubectl": ["version", "--client", "-o", "json"],
     "etcd": ["--version"],
     "helm": ["version", "--template", "{{.Version}}"],
 }
+_KUBERNETES_BANNER = re.compile(r"Kubernetes v(\d+\.\d+\.\d+\S*)")
 _VERSION_RE: dict[str, re.Pattern[str]] = {
-    "kube-apiserver": re.compile(r"Kubernetes v(\d+\.\d+\.\d+\S*)"),
+    "kube-apiserver": _KUBERNETES_BANNER,
+    "kube-controller-manager": _KUBERNETES_BANNER,
+    "kube-scheduler": _KUBERNETES_BANNER,
+    "kubelet": _KUBERNETES_BANNER,
     "kubectl": re.compile(r'"gitVersion":\s*"v(\d+\.\d+\.\d+[^"]*)"'),
     "etcd": re.compile(r"etcd Version:\s*(\d+\.\d+\.\d+\S*)"),
     "helm": re.compile(r"v(\d+\.\d+\.\d+\S*)"),
@@ -162,9 +170,12 @@ def _recipes() -> dict[str, _Recipe]:
         packages={
             "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
             "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+            "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+            "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+            "kubelet": "k8s.io/kubernetes/cmd/kubelet",
         },
         ldflags=_kubernetes_ldflags(versions.KUBERNETES_VERSION),
-        # Upstream builds kube-apiserver with these tags (hack/lib/golang.sh).
+        # Upstream builds its binaries with these tags (hack/lib/golang.sh).
         tags="selinux,notest",
     )
     etcd = _Recipe(
@@ -181,7 +192,11 @@ def _recipes() -> dict[str, _Recipe]:
         packages={"helm": "helm.sh/helm/v3/cmd/helm"},
         ldflags=_helm_ldflags(),
     )
-    return {"kube-apiserver": k8s, "kubectl": k8s, "etcd": etcd, "helm": helm}
+    return {
+        **dict.fromkeys(("kube-apiserver", "kubectl", *(c.binary for c in versions.NODE)), k8s),
+        "etcd": etcd,
+        "helm": helm,
+    }
 
 
 def _go_env() -> dict[str, str]:
@@ -198,12 +213,12 @@ def _go_env() -> dict[str, str]:
     return env
 
 
-def _go_binary() -> str:
+def _go_binary(missing: list[Component]) -> str:
     go = shutil.which("go")
     if go is None:
-        missing = ", ".join(f"{c.binary} {c.version}" for c in versions.ALL if find(c) is None)
+        names = ", ".join(f"{c.binary} {c.version}" for c in missing)
         raise BinaryError(
-            f"missing control-plane binaries ({missing}) and no Go toolchain to build them.\n"
+            f"missing devcluster binaries ({names}) and no Go toolchain to build them.\n"
             "Install Go 1.21 or newer (it fetches the exact toolchain it needs), or set "
             "KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and kubectl "
             f"{versions.KUBERNETES_VERSION.rsplit('.', 1)[0]}.x, and put helm 3 on PATH."
@@ -261,8 +276,9 @@ def _staging_modules(go: str, env: dict[str, str], workdir: Path, version: str) 
     return re.findall(r"^\s*(k8s\.io/[a-z0-9-]+) => \./staging/", gomod, flags=re.M)
 
 
-def _build(recipe: _Recipe) -> None:
-    go = _go_binary()
+def _build(recipe: _Recipe, wanted: list[Component]) -> None:
+    """Compile the ``wanted`` binaries of ``recipe`` (the others may be cached already)."""
+    go = _go_binary(wanted)
     env = _go_env()
     workdir = cache_root() / "src" / recipe.name
     logdir = cache_root() / "logs"
@@ -273,9 +289,8 @@ def _build(recipe: _Recipe) -> None:
     go_version = subprocess.run(
         [go, "env", "GOVERSION"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    _say(
-        f"building {', '.join(recipe.packages)} v{recipe.version} from Go modules with {go_version}"
-    )
+    names = ", ".join(c.binary for c in wanted)
+    _say(f"building {names} v{recipe.version} from Go modules with {go_version}")
     _say(f"  (a cold build takes 10-25 minutes on 2 cores; log: {log})")
     started = time.monotonic()
 
@@ -295,13 +310,15 @@ def _build(recipe: _Recipe) -> None:
     targets = [f"{pkg}@v{recipe.version}" for pkg in dict.fromkeys(recipe.packages.values())]
     _Step(log, f"downloading modules for {recipe.name}").run([go, "get", *targets], workdir, env)
 
-    for binary, pkg in recipe.packages.items():
-        component = next(c for c in versions.ALL if c.binary == binary)
+    for component in wanted:
+        binary, pkg = component.binary, recipe.packages[component.binary]
         dest = cached_path(component)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".partial")
         step_started = time.monotonic()
-        args = [go, "build", "-trimpath", "-ldflags", recipe.ldflags, "-o", str(tmp)]
+        # nice: a build shares the machine's cores with whoever is using it meanwhile.
+        args = ["nice", "-n", "19", go, "build", "-trimpath", "-ldflags", recipe.ldflags]
+        args += ["-o", str(tmp)]
         if recipe.tags:
             args += ["-tags", recipe.tags]
         _Step(log, f"compiling {binary} v{recipe.version}").run([*args, pkg], workdir, env)
@@ -337,13 +354,14 @@ def ensure(components: tuple[Component, ...] = versions.ALL) -> dict[str, Path]:
     if missing:
         with _build_lock():
             recipes = _recipes()
-            built: set[str] = set()
+            # Another process may have built some while we waited for the lock.
+            still = [c for c in missing if find(c) is None]
+            if still:
+                _go_binary(still)  # before any build: the error names everything missing
+            for name in dict.fromkeys(recipes[c.binary].name for c in still):
+                wanted = [c for c in still if recipes[c.binary].name == name]
+                _build(recipes[wanted[0].binary], wanted)
             for component in missing:
-                recipe = recipes[component.binary]
-                # Another process may have built it while we waited for the lock.
-                if recipe.name not in built and find(component) is None:
-                    _build(recipe)
-                    built.add(recipe.name)
                 path = find(component)
                 if path is None:
                     raise BinaryError(f"{component.binary} is still missing after its build")

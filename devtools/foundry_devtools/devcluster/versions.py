@@ -1,4 +1,4 @@
-"""Pinned versions of the control-plane binaries the devcluster builds.
+"""Pinned versions of the control-plane and node binaries the devcluster builds.
 
 Kubernetes 1.36 is the newest GA minor on the Go module proxy; etcd 3.6.8 is the exact
 release kubernetes v1.36.3 pins in its go.mod, so the pair is one Kubernetes tests itself
@@ -34,4 +34,14 @@ KUBECTL = Component("kubectl", KUBERNETES_VERSION, KUBERNETES_VERSION.rsplit("."
 ETCD = Component("etcd", ETCD_VERSION, ETCD_VERSION.rsplit(".", 1)[0] + ".")
 HELM = Component("helm", HELM_VERSION, "3.", recipe=2)
 
+# What `foundry-devcluster start --node` adds: the controllers (namespace deletion, garbage
+# collection, ReplicaSets, ServiceAccounts), the scheduler and the kubelet. Built from the
+# same k8s.io/kubernetes module as kube-apiserver, so the whole cluster is one release.
+_K8S_MINOR = KUBERNETES_VERSION.rsplit(".", 1)[0] + "."
+KUBE_CONTROLLER_MANAGER = Component("kube-controller-manager", KUBERNETES_VERSION, _K8S_MINOR)
+KUBE_SCHEDULER = Component("kube-scheduler", KUBERNETES_VERSION, _K8S_MINOR)
+KUBELET = Component("kubelet", KUBERNETES_VERSION, _K8S_MINOR)
+
+# The control plane every test session needs; the node's binaries are built only on demand.
 ALL = (ETCD, KUBE_APISERVER, KUBECTL, HELM)
+NODE = (KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET)

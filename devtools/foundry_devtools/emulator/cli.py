@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another IP or DNS name for the server certificate (repeatable), for clients "
+        "that reach the loopback listener through a forwarded address, such as a pod",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=None,
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         identity_port=args.identity_port,
         access_log=args.access_log,
+        tls_names=tuple(args.tls_name),
     )
     try:
         asyncio.run(serve(options))

@@ -43,6 +43,9 @@ class ServeOptions:
     port: int = 0
     identity_port: int = 0
     access_log: bool = False
+    # Extra names (IPs or DNS names) the server certificate covers without the emulator
+    # listening there: the address a devcluster pod reaches this loopback listener through.
+    tls_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     (state_dir / ENV_FILE).unlink(missing_ok=True)
 
     advertised = "127.0.0.1" if options.host in _WILDCARDS else options.host
-    hosts = list(dict.fromkeys([advertised, "127.0.0.1", "localhost", "::1"]))
+    hosts = list(dict.fromkeys([advertised, "127.0.0.1", "localhost", "::1", *options.tls_names]))
     tls = ensure_tls(state_dir, hosts)
     secrets = load_or_create_secrets(state_dir)
     emulator = Emulator(
