@@ -94,10 +94,10 @@ async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> N
     await memo.start(FINALIZER)
     missing = await memo.missing_crds()
     if missing:
+        which = f"CRD {missing[0]} is" if len(missing) == 1 else f"CRDs {', '.join(missing)} are"
         raise kopf.PermanentError(
-            f"the CRD {', '.join(missing)} is not installed: install it "
-            "(kubectl apply --server-side -f crds/, or the chart); the operator exits so "
-            "that it starts again once it is"
+            f"the {which} not installed: install them (kubectl apply --server-side -f crds/, "
+            "or the chart); the operator exits so that it starts again once they are"
         )
 
 

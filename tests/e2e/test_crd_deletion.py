@@ -81,6 +81,6 @@ def test_an_operator_started_before_its_crd_exits_with_the_reason(
     proc.start()
     try:
         wait_for(lambda: not proc.running(), timeout=60, what="the operator to exit")
-        assert "CRD (hostedagents.foundry.agents.dev) is not installed" in proc.log_since_start()
+        assert "CRD hostedagents.foundry.agents.dev is not installed" in proc.log_since_start()
     finally:
         proc.stop()
