@@ -32,7 +32,7 @@ from .api.toolbox import (
     resolve_toolbox_name,
 )
 from .foundry.client import FoundryClient, FoundryError
-from .kube.env import EnvResolver, Ref, resolve_secret_keys
+from .kube.env import EnvResolver, Ref, resolve_keys, resolve_secret_keys
 from .kube.toolboxes import Toolboxes
 from .reconcile.conditions import StateReason
 from .reconcile.errors import Failure, Reason, clean_message, describe_http_error
@@ -41,18 +41,21 @@ from .reconcile.report import Event
 from .reconcile.toolbox import (
     KIND_TOOLBOX,
     DesiredToolbox,
+    InvalidOpenApiDocument,
     ToolboxAction,
     ToolboxInfo,
     ToolboxPlan,
     ToolboxReport,
     ToolboxVersionInfo,
     build_toolbox_status,
+    config_map_keys,
     conflict_message,
     create_toolbox_body,
     decisive_latest_toolbox,
     desired_toolbox,
     load_toolbox_status,
     mcp_url,
+    openapi_documents,
     owned_toolbox_versions,
     plan_toolbox,
     secret_keys,
@@ -313,19 +316,35 @@ class ToolboxReconciler:
             return self._finish(resource, previous, report, Look.SETTLED, "failed")
         spec, name = parsed
         keys = secret_keys(spec.tools)
-        refs = frozenset(Ref("Secret", k.name) for k in keys)
+        maps = config_map_keys(spec.tools)
+        # Both kinds are watched (kube/refwatch.py): an edited OpenAPI ConfigMap wakes this
+        # toolbox like a rotated Secret does, and its new document hashes to a new version.
+        refs = frozenset(Ref("Secret", k.name) for k in keys) | frozenset(
+            Ref("ConfigMap", m.name) for m in maps
+        )
         resolved = await resolve_secret_keys(
             self.env, resource.namespace, [(k.name, k.key) for k in keys]
         )
+        texts = await resolve_keys(
+            self.env, resource.namespace, "ConfigMap", [(m.name, m.key) for m in maps]
+        )
         secrets = tuple(resolved.values.values())
-        if resolved.missing:
-            failure = Failure(
-                Reason.SECRET_NOT_FOUND, "SecretNotFound", "; ".join(resolved.missing)
-            )
+        missing = [*resolved.missing, *texts.missing]
+        if missing:
+            failure = Failure(Reason.SECRET_NOT_FOUND, "SecretNotFound", "; ".join(missing))
             phase = Phase.PROVISIONING if previous.current_version else Phase.PENDING
             report = ToolboxReport(phase, name, failure=failure)
             return self._finish(
                 resource, previous, report, Look.RETRY, "retry", secrets=secrets, refs=refs
+            )
+        try:
+            documents = openapi_documents(spec.tools, texts.values)
+        except InvalidOpenApiDocument as exc:
+            # Settled, not retried: only an edit of the ConfigMap (watched) can fix it.
+            failure = Failure(Reason.INVALID_SPEC, "InvalidSpec", clean_message(str(exc)))
+            report = ToolboxReport(Phase.FAILED, name, failure=failure)
+            return self._finish(
+                resource, previous, report, Look.SETTLED, "failed", secrets=secrets, refs=refs
             )
         desired = desired_toolbox(
             spec.tools,
@@ -333,6 +352,7 @@ class ToolboxReconciler:
             description=spec.description,
             metadata=spec.metadata,
             retry_token=resource.annotations.get(RETRY_ANNOTATION),
+            documents=documents,
         )
         owner = ToolboxOwner(KIND_TOOLBOX, resource.namespace, resource.name, resource.uid)
         async with self.locks[name]:

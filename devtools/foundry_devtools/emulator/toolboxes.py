@@ -11,8 +11,9 @@ Behaviour chosen where the service is UNCONFIRMED (docs/emulator.md, "Toolboxes"
 - deleting the default version is allowed and the default falls back to the latest;
 - deleting the last version deletes the toolbox;
 - each version's MCP endpoint lists one MCP tool per toolbox tool (an ``mcp`` tool with
-  ``allowed_tools`` gives one per allowed name, ``{server_label}.{tool}``), and
-  ``tools/call`` answers ``isError`` (the emulator reaches no real tool).
+  ``allowed_tools`` gives one per allowed name, ``{server_label}.{tool}``; an ``openapi``
+  tool gives one per operation, ``{openapi.name}.{operationId}``), and ``tools/call``
+  answers ``isError`` (the emulator reaches no real tool).
 
 Like state.py, every method is synchronous and runs on the event loop thread: each call is
 atomic, which is what keeps concurrent creates gap-free.
@@ -185,6 +186,88 @@ def _validate_mcp(tool: dict[str, Any], param: str) -> None:
         _strings(allowed, f"{param}.allowed_tools")
 
 
+OPENAPI_AUTH_TYPES: Final = frozenset({"anonymous", "project_connection", "managed_identity"})
+OPENAPI_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def openapi_operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) of each operation of a validated OpenAPI document."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for path, item in dict(document.get("paths") or {}).items():
+        for method in OPENAPI_METHODS:
+            operation = item.get(method) if isinstance(item, dict) else None
+            if isinstance(operation, dict):
+                out.append((str(path), method, operation))
+    return out
+
+
+def _validate_openapi(tool: dict[str, Any], param: str) -> None:
+    """OpenApiToolboxTool: ``openapi`` is an OpenApiFunctionDefinition whose ``spec`` is an
+    OpenAPI 3 document; each operation needs an operationId (it names the function)."""
+    where = f"{param}.openapi"
+    function = require_object(tool.get("openapi"), where)
+    name = _string(function.get("name"), f"{where}.name", required=True)
+    if name is not None and not _FUNCTION_NAME.match(name):
+        raise invalid(
+            f"openapi.name '{name}' must be 1-64 letters, digits, '_' or '-'.",
+            param=f"{where}.name",
+        )
+    _string(function.get("description"), f"{where}.description")
+    _strings(function.get("default_params"), f"{where}.default_params")
+    auth = require_object(function.get("auth"), f"{where}.auth")
+    kind = auth.get("type")
+    if kind not in OPENAPI_AUTH_TYPES:
+        raise invalid(
+            f"openapi.auth.type must be one of {', '.join(sorted(OPENAPI_AUTH_TYPES))}.",
+            param=f"{where}.auth.type",
+        )
+    if kind == "project_connection":
+        scheme = require_object(auth.get("security_scheme"), f"{where}.auth.security_scheme")
+        _string(
+            scheme.get("project_connection_id"),
+            f"{where}.auth.security_scheme.project_connection_id",
+            required=True,
+        )
+    elif kind == "managed_identity":
+        scheme = require_object(auth.get("security_scheme"), f"{where}.auth.security_scheme")
+        _string(scheme.get("audience"), f"{where}.auth.security_scheme.audience", required=True)
+    document = require_object(function.get("spec"), f"{where}.spec")
+    version = document.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise invalid(
+            "openapi.spec must be an OpenAPI 3 document ('openapi': '3.x').",
+            param=f"{where}.spec.openapi",
+        )
+    paths = document.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        raise invalid("openapi.spec.paths must be a non-empty object.", param=f"{where}.spec.paths")
+    seen: set[str] = set()
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            raise invalid(f"Path '{path}' must be an object.", param=f"{where}.spec.paths")
+        for method in OPENAPI_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            at = f"{where}.spec.paths['{path}'].{method}"
+            operation_id = operation.get("operationId") if isinstance(operation, dict) else None
+            if not isinstance(operation_id, str) or not _FUNCTION_NAME.match(operation_id):
+                raise invalid(
+                    f"Operation {method.upper()} {path} needs an operationId of 1-64 letters, "
+                    "digits, '_' or '-'.",
+                    param=f"{at}.operationId",
+                )
+            if operation_id in seen:
+                raise invalid(
+                    f"operationId '{operation_id}' is used by two operations.",
+                    param=f"{at}.operationId",
+                )
+            seen.add(operation_id)
+    if not seen:
+        raise invalid("openapi.spec declares no operation.", param=f"{where}.spec.paths")
+
+
 def _validate_tool(tool: Any, param: str) -> None:
     item = require_object(tool, param)
     kind = item.get("type")
@@ -214,6 +297,8 @@ def _validate_tool(tool: Any, param: str) -> None:
             if box.get("type") != "auto":
                 raise invalid("container.type must be 'auto'.", param=f"{param}.container.type")
             _strings(box.get("file_ids"), f"{param}.container.file_ids")
+    elif kind == "openapi":
+        _validate_openapi(item, param)
     elif kind == "azure_ai_search":
         search = require_object(item.get("azure_ai_search"), f"{param}.azure_ai_search")
         indexes = search.get("indexes")
@@ -241,6 +326,7 @@ def validate_toolbox_body(body: Any, limits: LimitSettings) -> CreateToolboxVers
     if len(tools) > MAX_TOOLS_PER_VERSION:
         raise invalid(f"At most {MAX_TOOLS_PER_VERSION} tools are allowed.", param="tools")
     labels: set[str] = set()
+    apis: set[str] = set()
     for index, tool in enumerate(tools):
         _validate_tool(tool, f"tools[{index}]")
         if tool.get("type") == "mcp":
@@ -251,6 +337,15 @@ def validate_toolbox_body(body: Any, limits: LimitSettings) -> CreateToolboxVers
                     param=f"tools[{index}].server_label",
                 )
             labels.add(label)
+        if tool.get("type") == "openapi":
+            # Its operations are listed as {name}.{operationId}: two APIs of one name clash.
+            api = str(tool["openapi"]["name"])
+            if api in apis:
+                raise invalid(
+                    f"openapi.name '{api}' is used by two openapi tools.",
+                    param=f"tools[{index}].openapi.name",
+                )
+            apis.add(api)
     description = payload.get("description")
     if description is not None:
         if not isinstance(description, str):
@@ -514,6 +609,32 @@ _TEXT_INPUT: Final = {
 }
 
 
+def _operation_input(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation's arguments as one JSON Schema object: its parameters by name, and its
+    JSON request body as ``body``."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for parameter in operation.get("parameters") or []:
+        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+            continue  # a $ref to components: the emulator does not resolve it
+        schema = parameter.get("schema")
+        properties[parameter["name"]] = dict(schema) if isinstance(schema, dict) else {}
+        if parameter.get("required"):
+            required.append(parameter["name"])
+    body = operation.get("requestBody")
+    content = body.get("content") if isinstance(body, dict) else None
+    json_body = content.get("application/json") if isinstance(content, dict) else None
+    if isinstance(json_body, dict):
+        schema = json_body.get("schema")
+        properties["body"] = dict(schema) if isinstance(schema, dict) else {}
+        if isinstance(body, dict) and body.get("required"):
+            required.append("body")
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    return out
+
+
 def mcp_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The MCP tools a toolbox version offers (see the module doc for the emulator's rule)."""
     out: list[dict[str, Any]] = []
@@ -531,6 +652,18 @@ def mcp_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "name": f"{label}.{name}" if names else label,
                         "description": str(about or f"Tool {name} of MCP server {label}"),
                         "inputSchema": {"type": "object", "additionalProperties": True},
+                    }
+                )
+        elif kind == "openapi":
+            function = dict(tool.get("openapi") or {})
+            api = str(function.get("name"))
+            for path, method, operation in openapi_operations(dict(function.get("spec") or {})):
+                about = operation.get("summary") or operation.get("description")
+                out.append(
+                    {
+                        "name": f"{api}.{operation['operationId']}",
+                        "description": str(about or f"{method.upper()} {path} of API {api}"),
+                        "inputSchema": _operation_input(operation),
                     }
                 )
         elif kind == "code_interpreter":

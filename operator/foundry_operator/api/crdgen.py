@@ -185,6 +185,11 @@ def _structural(node: Schema, defs: dict[str, Schema], path: str) -> Schema:
         node["items"] = _structural(node["items"], defs, f"{path}[]")
     if isinstance(node.get("additionalProperties"), dict):
         node["additionalProperties"] = _structural(node["additionalProperties"], defs, path)
+    elif node.get("additionalProperties") is True:
+        # Free-form JSON (an OpenAPI document): structural schemas say so with this
+        # extension, and the apiserver then keeps every field instead of pruning it.
+        del node["additionalProperties"]
+        node["x-kubernetes-preserve-unknown-fields"] = True
     return node
 
 

@@ -35,6 +35,9 @@ TOOLBOX_NAME: Final = "^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$"
 # HTTP header names (RFC 9110 tokens), in the subset people use: no quotes, so that the
 # pattern embeds in a CEL string literal.
 HTTP_HEADER_NAME: Final = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
+# Function names as models take them (OpenAI function calling): an OpenAPI tool's name and
+# its operationIds become such names.
+FUNCTION_NAME: Final = "^[a-zA-Z0-9_-]{1,64}$"
 
 
 def matcher(pattern: str) -> re.Pattern[str]:

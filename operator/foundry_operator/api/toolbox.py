@@ -9,6 +9,8 @@ tools here are the SDK's ``*ToolboxTool`` models in camelCase (``MCPToolboxTool`
 Credentials never appear in the manifest: an MCP server's OAuth token and header values
 come from Secrets by reference, and enter the spec hash only as digests (like a
 HostedAgent's env). Project connections (``projectConnectionId``) keep them in Foundry.
+An OpenAPI tool's document is inline or a ConfigMap key, which the operator reads at each
+reconcile (it is no secret: the document itself enters the hash).
 
 Field descriptions are user documentation (``kubectl explain foundrytoolbox.spec``); every
 string and list is bounded so that the apiserver can cost the CEL rules.
@@ -16,11 +18,13 @@ string and list is bounded so that the apiserver can cost the CEL rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from foundry_operator.api import patterns
 from foundry_operator.api.reserved import (
@@ -40,6 +44,7 @@ _DNS_SUBDOMAIN_RE = patterns.matcher(patterns.DNS_SUBDOMAIN)
 _CONFIG_KEY_RE = patterns.matcher(patterns.CONFIG_KEY)
 _MCP_LABEL_RE = patterns.matcher(patterns.MCP_SERVER_LABEL)
 _HEADER_NAME_RE = patterns.matcher(patterns.HTTP_HEADER_NAME)
+_FUNCTION_NAME_RE = patterns.matcher(patterns.FUNCTION_NAME)
 
 TOOLBOX_NAME_MESSAGE: Final = (
     "must be 1-63 letters, digits, '-' or '_', starting and ending with a letter or digit"
@@ -373,12 +378,263 @@ class AzureAISearchToolboxTool(_ToolboxToolBase):
     )
 
 
+# --- openapi ------------------------------------------------------------------------
+
+OPENAPI_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+OPENAPI_DOCUMENT_FIELD: Final = "spec.tools[].openapi.spec"
+
+
+def openapi_operations(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(path, method, operation) of every operation of an OpenAPI document, in order."""
+    out: list[tuple[str, str, Mapping[str, Any]]] = []
+    paths = document.get("paths")
+    for path, item in (paths if isinstance(paths, Mapping) else {}).items():
+        if not isinstance(item, Mapping):
+            continue
+        for method in OPENAPI_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, Mapping):
+                out.append((str(path), method, operation))
+    return out
+
+
+def openapi_document_problem(document: Any) -> str | None:
+    """What is wrong with an OpenAPI document for a Foundry OpenAPI tool, None when nothing.
+
+    Each operation becomes a function the model calls by its operationId, so each needs one,
+    unique and shaped like a function name. The message names the place in the document."""
+    if not isinstance(document, Mapping):
+        return "must be an object (an OpenAPI 3 document)"
+    version = document.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        return "openapi must be an OpenAPI 3 version such as '3.0.3' (Swagger 2.0 is not supported)"
+    paths = document.get("paths")
+    if not isinstance(paths, Mapping) or not paths:
+        return "paths must be an object with at least one path"
+    seen: set[str] = set()
+    for path, item in paths.items():
+        if not str(path).startswith("/"):
+            return f"paths[{str(path)!r}]: a path must start with '/'"
+        if not isinstance(item, Mapping):
+            return f"paths[{str(path)!r}] must be an object"
+        for method in OPENAPI_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            where = f"paths[{str(path)!r}].{method}"
+            if not isinstance(operation, Mapping):
+                return f"{where} must be an object"
+            operation_id = operation.get("operationId")
+            if not isinstance(operation_id, str) or not operation_id:
+                return f"{where} needs an operationId (it becomes the function's name)"
+            if _FUNCTION_NAME_RE.fullmatch(operation_id) is None:
+                return (
+                    f"{where}.operationId {operation_id!r} must be 1-64 letters, digits, '_' or '-'"
+                )
+            if operation_id in seen:
+                return f"{where}.operationId {operation_id!r} is used by two operations"
+            seen.add(operation_id)
+    if not seen:
+        return "paths declare no operation (get, post, ...)"
+    return None
+
+
+class OpenApiDocument(CrdModel):
+    """An OpenAPI 3 document, inline. Only openapi and paths are checked by the schema; every
+    other field (info, servers, components, ...) is kept as written."""
+
+    # The document is the user's, whole: nothing may be pruned or renamed.
+    model_config = ConfigDict(extra="allow")
+
+    openapi: Annotated[
+        str,
+        Field(min_length=1, max_length=16),
+        Rule(
+            "self.startsWith('3.')",
+            "spec.tools[].openapi.spec.openapi must be an OpenAPI 3 version such as '3.0.3'",
+            check=lambda v: v.startswith("3."),
+        ),
+    ] = Field(description="The OpenAPI version of the document, 3.x.")
+    paths: dict[str, Any] = Field(
+        description="The API's paths; each operation needs an operationId, which becomes "
+        "the name of a function the model can call."
+    )
+
+    @model_validator(mode="after")
+    def _operations(self) -> OpenApiDocument:
+        problem = openapi_document_problem(self.document())
+        if problem is not None:
+            raise PydanticCustomError(
+                "openapi_document",
+                "{field}: {problem}",
+                {"field": OPENAPI_DOCUMENT_FIELD, "problem": problem},
+            )
+        return self
+
+    def document(self) -> dict[str, Any]:
+        """The document as written (its own keys, not the model's aliases)."""
+        return {"openapi": self.openapi, "paths": self.paths, **(self.model_extra or {})}
+
+
+ConfigMapName = Annotated[
+    str,
+    Field(min_length=1, max_length=253),
+    Rule(
+        f"self.matches('{patterns.DNS_SUBDOMAIN}')",
+        "spec.tools[].openapi.specFrom.configMapKeyRef.name must be a valid ConfigMap name "
+        "(lowercase DNS subdomain)",
+        check=lambda v: _DNS_SUBDOMAIN_RE.fullmatch(v) is not None,
+    ),
+]
+
+ConfigMapKey = Annotated[
+    str,
+    Field(min_length=1, max_length=253),
+    Rule(
+        f"self.matches('{patterns.CONFIG_KEY}')",
+        "spec.tools[].openapi.specFrom.configMapKeyRef.key must consist of letters, digits, "
+        "'-', '_' or '.'",
+        check=lambda v: _CONFIG_KEY_RE.fullmatch(v) is not None,
+    ),
+]
+
+
+class ConfigMapKeySelector(CrdModel):
+    """A key of a ConfigMap in the FoundryToolbox's namespace."""
+
+    name: ConfigMapName = Field(description="Name of the ConfigMap.")
+    key: ConfigMapKey = Field(description="Key whose value is the document.")
+
+
+class OpenApiSpecSource(CrdModel):
+    """Where an OpenAPI document comes from when it is not inline."""
+
+    config_map_key_ref: ConfigMapKeySelector = Field(
+        description="A ConfigMap key holding the document as JSON or YAML. The operator "
+        "reads it at each reconcile: a changed document makes a new toolbox version."
+    )
+
+
+class OpenApiAuthType(StrEnum):
+    """How Foundry authenticates to the API (OpenApiAuthType)."""
+
+    ANONYMOUS = "anonymous"
+    PROJECT_CONNECTION = "project_connection"
+    MANAGED_IDENTITY = "managed_identity"
+
+
+class OpenApiSecurityScheme(CrdModel):
+    """The credentials of project_connection or managed_identity authentication."""
+
+    project_connection_id: IdText | None = Field(
+        default=None,
+        description="Foundry project connection holding the API's key (project_connection).",
+    )
+    audience: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        default=None,
+        description="Scope of the token the project's managed identity gets for the API, "
+        "e.g. api://<app-id> (managed_identity).",
+    )
+
+
+def _auth_consistent(auth: OpenApiAuth) -> bool:
+    scheme = auth.security_scheme
+    if auth.type is OpenApiAuthType.ANONYMOUS:
+        return scheme is None
+    if auth.type is OpenApiAuthType.PROJECT_CONNECTION:
+        return (
+            scheme is not None
+            and scheme.project_connection_id is not None
+            and (scheme.audience is None)
+        )
+    return (
+        scheme is not None
+        and scheme.audience is not None
+        and (scheme.project_connection_id is None)
+    )
+
+
+class OpenApiAuth(CrdModel):
+    """How Foundry authenticates to the API (OpenApiAuthDetails and its subclasses).
+    Credentials stay in Foundry: a project connection, or the project's managed identity."""
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "self.type == 'anonymous' ? !has(self.securityScheme) : "
+            "self.type == 'project_connection' ? (has(self.securityScheme) && "
+            "has(self.securityScheme.projectConnectionId) && "
+            "!has(self.securityScheme.audience)) : "
+            "(has(self.securityScheme) && has(self.securityScheme.audience) && "
+            "!has(self.securityScheme.projectConnectionId))",
+            "spec.tools[].openapi.auth: anonymous takes no securityScheme; project_connection "
+            "needs securityScheme.projectConnectionId; managed_identity needs "
+            "securityScheme.audience",
+            check=_auth_consistent,
+        ),
+    )
+
+    type: OpenApiAuthType = Field(description="anonymous, project_connection or managed_identity.")
+    security_scheme: OpenApiSecurityScheme | None = Field(
+        default=None,
+        description="projectConnectionId (project_connection) or audience (managed_identity).",
+    )
+
+
+class OpenApiFunction(CrdModel):
+    """An OpenAPI-described API the model can call (OpenApiFunctionDefinition)."""
+
+    cel_rules: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "has(self.spec) != has(self.specFrom)",
+            "spec.tools[].openapi must set exactly one of spec or specFrom",
+            check=lambda f: (f.spec is None) != (f.spec_from is None),
+        ),
+    )
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=64),
+        Rule(
+            f"self.matches('{patterns.FUNCTION_NAME}')",
+            "spec.tools[].openapi.name must be 1-64 letters, digits, '_' or '-'",
+            check=lambda v: _FUNCTION_NAME_RE.fullmatch(v) is not None,
+        ),
+    ] = Field(description="Name of the API for the model; unique among the openapi tools.")
+    description: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        default=None, description="What the API does, so the model knows when to call it."
+    )
+    spec: OpenApiDocument | None = Field(
+        default=None,
+        description="The OpenAPI 3 document, inline. Each operation needs a unique "
+        "operationId. Set this or specFrom.",
+    )
+    spec_from: OpenApiSpecSource | None = Field(
+        default=None, description="Read the OpenAPI document from a ConfigMap key instead."
+    )
+    auth: OpenApiAuth = Field(description="How Foundry authenticates to the API.")
+    default_params: list[ShortText] | None = Field(
+        default=None,
+        max_length=64,
+        description="Parameters of the document that take the defaults it declares instead "
+        "of values from the model.",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+
+
+class OpenApiToolboxTool(_ToolboxToolBase):
+    """An API described by an OpenAPI document (OpenApiToolboxTool)."""
+
+    type: Literal["openapi"] = Field(description="Tool type.")
+    openapi: OpenApiFunction = Field(description="The API and how to call it (openapi).")
+
+
 ToolboxTool = Annotated[
     McpToolboxTool
     | CodeInterpreterToolboxTool
     | FileSearchToolboxTool
     | WebSearchToolboxTool
-    | AzureAISearchToolboxTool,
+    | AzureAISearchToolboxTool
+    | OpenApiToolboxTool,
     Field(discriminator="type"),
 ]
 
@@ -386,6 +642,11 @@ ToolboxTool = Annotated[
 def _labels_unique(tools: list[ToolboxTool]) -> bool:
     labels = [t.server_label for t in tools if isinstance(t, McpToolboxTool)]
     return len(labels) == len(set(labels))
+
+
+def _openapi_names_unique(tools: list[ToolboxTool]) -> bool:
+    names = [t.openapi.name for t in tools if isinstance(t, OpenApiToolboxTool)]
+    return len(names) == len(set(names))
 
 
 class DeletionPolicy(StrEnum):
@@ -437,11 +698,17 @@ class FoundryToolboxSpec(CrdModel):
             "spec.tools: each mcp tool needs a distinct serverLabel",
             check=_labels_unique,
         ),
+        Rule(
+            "self.all(t, t.type != 'openapi' || self.filter(u, u.type == 'openapi' && "
+            "u.openapi.name == t.openapi.name).size() == 1)",
+            "spec.tools: each openapi tool needs a distinct openapi.name",
+            check=_openapi_names_unique,
+        ),
     ] = Field(
         min_length=1,
         max_length=MAX_TOOLBOX_TOOLS,
         description="The tools, in the terms of the SDK's toolbox tool models: mcp, "
-        "code_interpreter, file_search, web_search or azure_ai_search.",
+        "code_interpreter, file_search, web_search, azure_ai_search or openapi.",
         json_schema_extra=k8s_extra(list_type="atomic"),
     )
     metadata: ToolboxMetadata = Field(

@@ -124,7 +124,8 @@ class EnvResolver:
 
 @dataclass(frozen=True)
 class ResolvedKeys:
-    """Secret keys read for a FoundryToolbox's credentials: (secret, key) -> value."""
+    """Keys read for a FoundryToolbox (Secret credentials, ConfigMap OpenAPI documents):
+    (object, key) -> value."""
 
     values: dict[tuple[str, str], str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
@@ -135,7 +136,14 @@ async def resolve_secret_keys(
 ) -> ResolvedKeys:
     """Read each (Secret, key) once; every one is required. Errors name the Secret and key,
     never a value."""
-    lookups = [_Lookup(f"{name}/{key}", Ref("Secret", name), key, False) for name, key in keys]
+    return await resolve_keys(resolver, namespace, "Secret", keys)
+
+
+async def resolve_keys(
+    resolver: EnvResolver, namespace: str, kind: Kind, keys: list[tuple[str, str]]
+) -> ResolvedKeys:
+    """Read each (object, key) of ``kind`` once; every one is required."""
+    lookups = [_Lookup(f"{name}/{key}", Ref(kind, name), key, False) for name, key in keys]
     resolved = await resolver.resolve_lookups(namespace, lookups)
     by_label = {f"{name}/{key}": (name, key) for name, key in keys}
     return ResolvedKeys(

@@ -13,7 +13,9 @@ part of ownership (``k8s-kind``), since both may be called ``namespace/name``.
 
 Tools go on the wire exactly as azure-ai-projects 2.10 serialises its ``*ToolboxTool``
 models; a unit test checks that against the SDK. Secret values (an MCP server's OAuth token,
-header values) come in resolved, are sent, and enter the hash only as digests.
+header values) come in resolved, are sent, and enter the hash only as digests. An OpenAPI
+tool's document read from a ConfigMap comes in as text, is parsed and checked here, and
+enters the hash whole (it is no secret), so an edited ConfigMap is a new version.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import quote
 
+import yaml
+
 from ..api.reserved import METADATA_KIND, METADATA_REF, is_managed, is_toolbox_owned_by
 from ..api.reserved import spec_hash_of as _recorded_hash
 from ..api.spec import CodeInterpreterTool, FileSearchTool, McpTool, Tool
@@ -34,14 +38,18 @@ from ..api.status import Condition, LastError, Phase
 from ..api.toolbox import (
     AzureAISearchToolboxTool,
     CodeInterpreterToolboxTool,
+    ConfigMapKeySelector,
     FileSearchToolboxTool,
     FoundryToolboxStatus,
     McpApprovalMode,
     McpToolboxTool,
+    OpenApiAuthType,
+    OpenApiToolboxTool,
     SecretKeySelector,
     ToolboxTool,
     ToolboxVersionRecord,
     WebSearchToolboxTool,
+    openapi_document_problem,
 )
 from .conditions import StateReason, apply_phase
 from .desired import env_digest
@@ -58,10 +66,16 @@ STATUS_TOOLBOX_HISTORY_MAX: Final = 20
 
 # (Secret name, key) -> value.
 SecretValues = Mapping[tuple[str, str], str]
+# (ConfigMap name, key) -> the OpenAPI document it holds, parsed.
+Documents = Mapping[tuple[str, str], JSON]
 
 
 class MissingSecretValue(ValueError):
     """A referenced Secret key has no resolved value (the kube layer reports it first)."""
+
+
+class InvalidOpenApiDocument(ValueError):
+    """A ConfigMap's OpenAPI document cannot be used; the message names the field."""
 
 
 # --- the MCP endpoint -------------------------------------------------------------------
@@ -141,6 +155,100 @@ def secret_keys(tools: Sequence[ToolboxTool]) -> list[SecretKeySelector]:
     return list(found.values())
 
 
+def config_map_keys(tools: Sequence[ToolboxTool]) -> list[ConfigMapKeySelector]:
+    """Every ConfigMap key the tools read their OpenAPI document from, in order, once."""
+    found: dict[tuple[str, str], ConfigMapKeySelector] = {}
+    for tool in tools:
+        if isinstance(tool, OpenApiToolboxTool) and tool.openapi.spec_from is not None:
+            ref = tool.openapi.spec_from.config_map_key_ref
+            found.setdefault((ref.name, ref.key), ref)
+    return list(found.values())
+
+
+class _DocumentLoader(yaml.SafeLoader):
+    """YAML as JSON sees it: a date stays the string it was written as."""
+
+
+_DocumentLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_openapi_text(text: str) -> JSON:
+    """An OpenAPI document written as JSON or YAML, as JSON. Raises ValueError."""
+    try:
+        loaded = yaml.load(text, Loader=_DocumentLoader)  # a SafeLoader: no tags that build objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"not JSON or YAML{where}") from None
+    try:
+        # Through JSON once: YAML's integer keys (response codes) become the strings JSON
+        # has, and anything JSON cannot hold is refused here rather than when hashing.
+        document = json.loads(json.dumps(loaded))
+    except (TypeError, ValueError):
+        raise ValueError("holds values that JSON cannot represent") from None
+    problem = openapi_document_problem(document)
+    if problem is not None:
+        raise ValueError(problem)
+    return dict(document)
+
+
+def openapi_documents(
+    tools: Sequence[ToolboxTool], texts: SecretValues
+) -> dict[tuple[str, str], JSON]:
+    """The documents of the tools' ConfigMap keys, parsed. Raises InvalidOpenApiDocument
+    naming the first tool whose document is unusable."""
+    out: dict[tuple[str, str], JSON] = {}
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, OpenApiToolboxTool) or tool.openapi.spec_from is None:
+            continue
+        ref = tool.openapi.spec_from.config_map_key_ref
+        if (ref.name, ref.key) in out:
+            continue
+        text = texts.get((ref.name, ref.key))
+        if text is None:
+            raise InvalidOpenApiDocument(
+                f"spec.tools[{index}].openapi.specFrom: no value read from ConfigMap "
+                f"{ref.name!r} key {ref.key!r}"
+            )
+        try:
+            out[(ref.name, ref.key)] = parse_openapi_text(text)
+        except ValueError as exc:
+            raise InvalidOpenApiDocument(
+                f"spec.tools[{index}].openapi.specFrom: the document in ConfigMap "
+                f"{ref.name!r} key {ref.key!r}: {exc}"
+            ) from None
+    return out
+
+
+def _openapi_wire(tool: OpenApiToolboxTool, documents: Documents) -> JSON:
+    function = tool.openapi
+    if function.spec is not None:
+        document = function.spec.document()
+    else:
+        assert function.spec_from is not None  # the model's rule: exactly one of them
+        ref = function.spec_from.config_map_key_ref
+        if (ref.name, ref.key) not in documents:
+            raise InvalidOpenApiDocument(
+                f"no document read from ConfigMap {ref.name!r} key {ref.key!r}"
+            )
+        document = documents[(ref.name, ref.key)]
+    auth: JSON = {"type": function.auth.type.value}
+    scheme = function.auth.security_scheme
+    if function.auth.type is OpenApiAuthType.PROJECT_CONNECTION and scheme is not None:
+        auth["security_scheme"] = {"project_connection_id": scheme.project_connection_id}
+    elif function.auth.type is OpenApiAuthType.MANAGED_IDENTITY and scheme is not None:
+        auth["security_scheme"] = {"audience": scheme.audience}
+    out: JSON = {"name": function.name}
+    _set(out, "description", function.description)
+    out["spec"] = document
+    out["auth"] = auth
+    _set(out, "default_params", function.default_params)
+    return out
+
+
 def _secret(ref: SecretKeySelector, values: SecretValues, digest: bool) -> str:
     value = values.get((ref.name, ref.key))
     if value is None:
@@ -162,8 +270,15 @@ def _set(out: JSON, key: str, value: Any) -> None:
         out[key] = [str(v) for v in value] if isinstance(value, list) else value
 
 
-def tool_wire(tool: ToolboxTool, values: SecretValues, *, digest: bool = False) -> JSON:
-    """One tool as the SDK serialises it; ``digest`` puts digests where secrets go."""
+def tool_wire(
+    tool: ToolboxTool,
+    values: SecretValues,
+    *,
+    digest: bool = False,
+    documents: Documents | None = None,
+) -> JSON:
+    """One tool as the SDK serialises it; ``digest`` puts digests where secrets go.
+    ``documents`` holds the OpenAPI documents read from ConfigMaps."""
     out = _common(tool)
     if isinstance(tool, McpToolboxTool):
         out["server_label"] = tool.server_label
@@ -215,6 +330,8 @@ def tool_wire(tool: ToolboxTool, values: SecretValues, *, digest: bool = False) 
             _set(item, "index_asset_id", index.index_asset_id)
             indexes.append(item)
         out["azure_ai_search"] = {"indexes": indexes}
+    elif isinstance(tool, OpenApiToolboxTool):
+        out["openapi"] = _openapi_wire(tool, documents or {})
     return out
 
 
@@ -257,12 +374,14 @@ def desired_toolbox(
     description: str | None = None,
     metadata: Mapping[str, str] | None = None,
     retry_token: str | None = None,
+    documents: Documents | None = None,
 ) -> DesiredToolbox:
     """The toolbox version for ``tools``. The order of the tools is kept (it is the order
     the model sees them in); a different order is a different version."""
     resolved = values or {}
-    wire = [tool_wire(t, resolved) for t in tools]
-    hashed = [tool_wire(t, resolved, digest=True) for t in tools]
+    docs = documents or {}
+    wire = [tool_wire(t, resolved, documents=docs) for t in tools]
+    hashed = [tool_wire(t, resolved, digest=True, documents=docs) for t in tools]
     meta = dict(metadata or {})
     return DesiredToolbox(
         tools=wire,
