@@ -18,9 +18,7 @@ from support import wait_for
 
 # These tests are about the API server alone: the session's operator must not act on their
 # objects (it would write status, and report name conflicts between them).
-pytestmark = pytest.mark.usefixtures("no_session_operator")
-
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.usefixtures("no_session_operator"), pytest.mark.integration]
 
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
 
