@@ -46,26 +46,31 @@ HEADER = (
 
 _DROP_KEYS = frozenset({"title", "discriminator", "$defs"})
 
-# Rules on the whole object: only here can CEL see metadata.name, which agentName defaults to.
-ROOT_RULES: tuple[Rule, ...] = (
-    Rule(
-        "has(self.spec.agentName) || self.metadata.name.matches('" + patterns.AGENT_NAME + "')",
-        f"metadata.name is used as the Foundry agent name but it {AGENT_NAME_MESSAGE}; set "
-        "spec.agentName",
-        field_path=".spec.agentName",
-        reason="FieldValueRequired",
-    ),
-    Rule(
-        # Immutability of the *effective* name: a field rule (self == oldSelf) only runs when
-        # both old and new set the field, so adding or removing it needs this rule. Adding
-        # or removing is fine only when the value is the default anyway.
-        "has(oldSelf.spec.agentName) == has(self.spec.agentName) || self.metadata.name == "
-        "(has(self.spec.agentName) ? self.spec.agentName : oldSelf.spec.agentName)",
-        "spec.agentName is immutable: it may be added or removed only when it equals "
-        "metadata.name, its default",
-        field_path=".spec.agentName",
-    ),
-)
+
+def _defaulted_name_rules(field: str, pattern: str, noun: str, message: str) -> tuple[Rule, ...]:
+    """Rules on the whole object for a Foundry name that defaults to metadata.name: only
+    here can CEL see metadata.name."""
+    return (
+        Rule(
+            f"has(self.spec.{field}) || self.metadata.name.matches('{pattern}')",
+            f"metadata.name is used as the Foundry {noun} name but it {message}; set spec.{field}",
+            field_path=f".spec.{field}",
+            reason="FieldValueRequired",
+        ),
+        Rule(
+            # Immutability of the *effective* name: a field rule (self == oldSelf) only runs
+            # when both old and new set the field, so adding or removing it needs this rule.
+            # Adding or removing is fine only when the value is the default anyway.
+            f"has(oldSelf.spec.{field}) == has(self.spec.{field}) || self.metadata.name == "
+            f"(has(self.spec.{field}) ? self.spec.{field} : oldSelf.spec.{field})",
+            f"spec.{field} is immutable: it may be added or removed only when it equals "
+            "metadata.name, its default",
+            field_path=f".spec.{field}",
+        ),
+    )
+
+
+ROOT_RULES = _defaulted_name_rules("agentName", patterns.AGENT_NAME, "agent", AGENT_NAME_MESSAGE)
 
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {
@@ -374,22 +379,9 @@ def hostedagent_crd() -> dict[str, Any]:
     )
 
 
-# Rules on the whole FoundryToolbox: toolboxName defaults to metadata.name, as agentName does.
-TOOLBOX_ROOT_RULES: tuple[Rule, ...] = (
-    Rule(
-        "has(self.spec.toolboxName) || self.metadata.name.matches('" + patterns.TOOLBOX_NAME + "')",
-        f"metadata.name is used as the Foundry toolbox name but it {TOOLBOX_NAME_MESSAGE}; "
-        "set spec.toolboxName",
-        field_path=".spec.toolboxName",
-        reason="FieldValueRequired",
-    ),
-    Rule(
-        "has(oldSelf.spec.toolboxName) == has(self.spec.toolboxName) || self.metadata.name == "
-        "(has(self.spec.toolboxName) ? self.spec.toolboxName : oldSelf.spec.toolboxName)",
-        "spec.toolboxName is immutable: it may be added or removed only when it equals "
-        "metadata.name, its default",
-        field_path=".spec.toolboxName",
-    ),
+# toolboxName defaults to metadata.name, as agentName does.
+TOOLBOX_ROOT_RULES = _defaulted_name_rules(
+    "toolboxName", patterns.TOOLBOX_NAME, "toolbox", TOOLBOX_NAME_MESSAGE
 )
 
 TOOLBOX_PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
