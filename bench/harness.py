@@ -373,6 +373,17 @@ def foundry_counts(admin: AdminClient) -> tuple[int, int]:
     return total, sum(stats.count(op) for op in WRITES)
 
 
+def foundry_calls_by_operation(admin: AdminClient) -> dict[str, int]:
+    """Project calls since the last stats reset, by the emulator's operation name (token
+    requests left out), most frequent first: what a calls-per-agent figure is made of."""
+    counts = {
+        op: sum(by_status.values())
+        for op, by_status in admin.stats().operations.items()
+        if op != "token"
+    }
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def kube_writes(api: ApiClient) -> Counter[str]:
     """Writes the API server has served since it started, for the resources in
     KUBE_WRITTEN, by ``[group/]resource[/subresource]``; from its own

@@ -31,6 +31,7 @@ from .harness import (
     Params,
     cpu_seconds,
     dump,
+    foundry_calls_by_operation,
     foundry_counts,
     kube_writes,
     log,
@@ -107,6 +108,7 @@ def run(params: Params, out: Path, operator_python: Path | None = None) -> dict[
         create_cpu = cpu_seconds(pid) - cpu_before
         kube_by_resource = kube_writes(stack.api) - kube_before
         calls_to_ready, writes_to_ready = foundry_counts(admin)
+        create_ops = foundry_calls_by_operation(admin)
         rss_after = {"create": stack.sampler.peak_rss_mb}
         per_agent = versions_per_agent(admin, "agent-")
         duplicates = sum(max(0, c - 1) for c in per_agent.values())
@@ -125,6 +127,7 @@ def run(params: Params, out: Path, operator_python: Path | None = None) -> dict[
         all_updated = fleet.wait_ready(2, params.deadline_seconds)
         update_times = fleet.durations(2, t1)
         update_calls, update_writes = foundry_counts(admin)
+        update_ops = foundry_calls_by_operation(admin)
         rss_after["update"] = stack.sampler.peak_rss_mb
 
         log(f"deleting {n} HostedAgents")
@@ -177,6 +180,8 @@ def run(params: Params, out: Path, operator_python: Path | None = None) -> dict[
         "foundry_writes_total": writes_to_ready + quiet_writes + update_writes + delete_writes,
         "foundry_calls_per_agent": round(calls_to_ready / n, 2),
         "foundry_calls_per_agent_update": round(update_calls / n, 2),
+        "foundry_calls_by_operation_create": create_ops,
+        "foundry_calls_by_operation_update": update_ops,
         "foundry_calls_per_agent_delete": round(delete_calls / n, 2),
         "steady_state_calls_per_agent_per_hour": round(
             quiet_calls / n / params.quiet_seconds * 3600, 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import kopf
 
 from .api.resource import GROUP, PLURAL, TOOLBOX_PLURAL, VERSION
@@ -60,12 +61,39 @@ class _NoDiffBase(kopf.DiffBaseStorage):
 
 
 @kopf.on.login()
-async def login(**_: Any) -> kopf.ConnectionInfo:
-    """kopf and the operator's own client authenticate the same way (kube/config.py)."""
+async def login(memo: Runtime, **_: Any) -> kopf.AiohttpSession:
+    """kopf and the operator's own client authenticate the same way (kube/config.py).
+
+    kopf's own session has no cap on connections: a burst of new objects (each one's
+    finalizer PATCH at once) opened one TLS session per request, well over a hundred, whose
+    handshakes and buffers cost more than the requests. So kopf gets a session like its own
+    but capped, and closes it itself when the credentials are renewed or the operator stops.
+    """
     try:
-        return kopf.ConnectionInfo(**await config.kopf_login(config.load()))
+        info = kopf.ConnectionInfo(**await config.kopf_login(config.load()))
     except config.ConfigError as exc:
         raise kopf.LoginError(str(exc)) from None
+    # Every watch stream holds a connection for as long as it runs: one per resource and
+    # watched namespace, on top of the cap.
+    watches = 2 * max(1, len(memo.settings.namespaces))
+    return capped_session(info, memo.settings.kube_connections + watches)
+
+
+def capped_session(info: kopf.ConnectionInfo, connections: int) -> kopf.AiohttpSession:
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=connections,
+            ssl=info.as_ssl_context(),
+        ),
+        headers=info.as_http_headers(),
+    )
+    return kopf.AiohttpSession(
+        aiohttp_session=session,
+        server=info.server,
+        default_namespace=info.default_namespace,
+        expiration=info.expiration,
+        priority=info.priority,
+    )
 
 
 @kopf.on.startup()

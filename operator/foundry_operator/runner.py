@@ -89,7 +89,7 @@ async def _operate(settings: Settings) -> bool:
     Lease was lost."""
     lost = asyncio.Event()
     elector: LeaderElector | None = None
-    lease_client = KubeClient(config.load()) if settings.leader_election else None
+    lease_client = KubeClient(config.load(), connections=4) if settings.leader_election else None
     try:
         if lease_client is not None:
             elector = await _lead(settings, lease_client)

@@ -76,7 +76,7 @@ class Runtime:
 
     async def start(self, finalizer: str) -> None:
         settings = self.settings
-        kube = KubeClient(config.load())
+        kube = KubeClient(config.load(), connections=settings.kube_connections)
         credential = DefaultAzureCredential()
         foundry = FoundryClient(
             settings.project_endpoint or "",

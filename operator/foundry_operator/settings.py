@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="reconciles in flight at once; 0 means 16 times maxConcurrency (at most "
         "1024): a reconcile mostly waits, and maxConcurrency alone caps Foundry calls",
     )
+    kube_connections: int = Field(
+        default=32,
+        ge=4,
+        le=1024,
+        description="connections to the API server per client (kopf's and the operator's "
+        "own); a burst of new objects queues for them instead of opening one TLS session each",
+    )
     directory_min_batch: int = Field(
         default=4,
         ge=0,

@@ -57,9 +57,10 @@ def _ssl_context(
 
 
 class KubeClient:
-    def __init__(self, conn: Connection, *, timeout: float = 30.0) -> None:
+    def __init__(self, conn: Connection, *, timeout: float = 30.0, connections: int = 64) -> None:
         self.conn = conn
         self._timeout = timeout
+        self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._creds: Credentials | None = None
         # Made only for client certificates: the root filesystem may be read-only.
@@ -81,7 +82,8 @@ class KubeClient:
             self._session = None
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                ssl=_ssl_context(self.conn, creds, self._scratch_dir), limit=64
+                ssl=_ssl_context(self.conn, creds, self._scratch_dir),
+                limit=self._connections,
             )
             self._session = aiohttp.ClientSession(connector=connector)
         self._creds = creds
