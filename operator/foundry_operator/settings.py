@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         "1024): a reconcile mostly waits, and maxConcurrency alone caps Foundry calls",
     )
     kube_connections: int = Field(
-        default=32,
+        default=16,
         ge=4,
         le=1024,
         description="connections to the API server per client (kopf's and the operator's "
