@@ -14,16 +14,17 @@ asks for it, checked by building that spec's definition again and comparing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pydantic import ValidationError
 
-from ..api.reserved import RESERVED_METADATA_PREFIX
+from ..api.reserved import RESERVED_METADATA_PREFIX, is_managed
+from ..api.resource import API_VERSION, KIND
 from ..api.spec import AdoptionPolicy, HostedAgentSpec
 from .desired import JSON, build_definition, spec_hash
-from .observed import VersionInfo
+from .observed import GONE, VersionInfo
 
 # Keys Foundry adds to a definition when it answers, which no spec sets: an empty
 # container_protocol_versions is echoed for every hosted version.
@@ -172,3 +173,50 @@ def _round_trip(spec: JSON, wire: JSON) -> list[str]:
         for key in sorted(set(built) | set(wire))
         if built.get(key) != wire.get(key)
     ]
+
+
+def _kube_name(agent: str) -> str:
+    """metadata.name for an agent: agent names allow capitals, Kubernetes names do not."""
+    return agent.lower()
+
+
+def export_manifest(
+    agent: str,
+    versions: Sequence[VersionInfo],
+    routing: Mapping[str, int],
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    version: str | None = None,
+) -> tuple[JSON, VersionInfo, list[str]]:
+    """The HostedAgent manifest for an existing agent: the spec of the version the endpoint
+    serves (all traffic), else of the newest one, or of ``version``. Taking the serving one
+    means applying the manifest with Adopt moves no traffic either. Raises LookupError when
+    there is no such version."""
+    live = sorted((v for v in versions if v.status not in GONE), key=lambda v: v.number)
+    if version is not None:
+        chosen = next((v for v in live if v.version == version), None)
+        if chosen is None:
+            raise LookupError(f"agent {agent!r} has no version {version!r}")
+    else:
+        full = [v for v, pct in routing.items() if pct == 100]
+        serving = next((v for v in live if full and v.version == full[0]), None)
+        if serving is None and not live:
+            raise LookupError(f"agent {agent!r} has no versions")
+        chosen = serving or live[-1]
+    if chosen.definition is None:
+        raise LookupError(f"version {chosen.version} of agent {agent!r} has no definition")
+    exported = spec_from_version(agent, chosen.definition, chosen.description, chosen.metadata)
+    metadata: JSON = {"name": name or _kube_name(agent)}
+    if namespace:
+        metadata["namespace"] = namespace
+    manifest: JSON = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata,
+        "spec": exported.spec,
+    }
+    problems = list(exported.problems)
+    if is_managed(chosen.metadata):
+        problems.insert(0, f"version {chosen.version} was created by the operator, not adopted")
+    return manifest, chosen, problems
