@@ -121,7 +121,13 @@ def test_observe_only_reports_an_existing_agent_and_never_writes(
     apply(
         kubectl,
         namespace,
-        manifest("watch", f"{IMAGE}:by-hand", agentName=agent, managementPolicy="ObserveOnly"),
+        manifest(
+            "watch",
+            f"{IMAGE}:by-hand",
+            agentName=agent,
+            managementPolicy="ObserveOnly",
+            metadata={"owner": "a-person"},  # part of the version, as the hand-made one has
+        ),
     )
     apply(
         kubectl,
