@@ -1335,7 +1335,7 @@ class Reconciler:
         # The toolbox of spec.tools: the one status recorded (it stays recorded after the
         # tools are removed), or the one the spec's tools would have made.
         owned = previous.owned_toolbox or (inline_toolbox_name(agent) if inline else None)
-        decided = deletion(management, policy, agent)
+        decided = deletion(management, policy, f"Foundry agent {agent!r}")
         events: list[Event] = []
         if decided.message is not None:
             # The one explicit decision a paused or observed object's deletion makes.

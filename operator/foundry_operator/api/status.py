@@ -47,8 +47,8 @@ class Condition(CrdModel):
     type: Annotated[
         str, Field(min_length=1, max_length=316, pattern=r"^[A-Za-z]([A-Za-z0-9_.-]*)$")
     ] = Field(
-        description="Condition type: Ready, Progressing, Degraded, or for a HostedAgent "
-        "Paused and Drifted (spec.managementPolicy)."
+        description="Condition type: Ready, Progressing, Degraded; Paused and (HostedAgent "
+        "only) Drifted under spec.managementPolicy."
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     observed_generation: int | None = Field(

@@ -73,8 +73,20 @@ def without_other_policy_conditions(
 def paused_message() -> str:
     return (
         "spec.managementPolicy is Paused: the operator makes no Foundry call and status keeps "
-        "its last values; set it to Manage to reconcile again. Deleting the HostedAgent still "
+        "its last values; set it to Manage to reconcile again. Deleting the resource still "
         "follows deletionPolicy"
+    )
+
+
+def paused_conditions(
+    conditions: Sequence[Condition], *, generation: int | None, now: datetime
+) -> list[Condition]:
+    """``conditions`` with ``Paused=True`` (any other policy's condition dropped)."""
+    return set_condition(
+        without_other_policy_conditions(conditions, ManagementPolicy.PAUSED),
+        ConditionUpdate(PAUSED_CONDITION, ConditionStatus.TRUE, "Paused", paused_message()),
+        generation=generation,
+        now=now.astimezone(UTC),
     )
 
 
@@ -85,17 +97,11 @@ def paused_status(
     moves (the operator did look at this spec, and decided to do nothing), Ready and the
     other conditions keep theirs, so their own ``observedGeneration`` says which spec they
     describe."""
-    conditions = set_condition(
-        without_other_policy_conditions(previous.conditions, ManagementPolicy.PAUSED),
-        ConditionUpdate(PAUSED_CONDITION, ConditionStatus.TRUE, "Paused", paused_message()),
-        generation=generation,
-        now=now.astimezone(UTC),
-    )
     return previous.model_copy(
         update={
             "observed_generation": generation,
             "agent_name": previous.agent_name or agent,
-            "conditions": conditions,
+            "conditions": paused_conditions(previous.conditions, generation=generation, now=now),
         }
     )
 
@@ -112,27 +118,29 @@ class Deletion:
     message: str | None = None
 
 
-def deletion(policy: ManagementPolicy, deletion_policy: DeletionPolicy, agent: str) -> Deletion:
-    """The one decision a deletion makes. Paused never blocks a deletion (Crossplane's
-    paused resources that cannot be deleted are the trap to avoid): the request to delete
-    is itself the explicit instruction. ObserveOnly never writes, so it deletes nothing."""
+def deletion(policy: ManagementPolicy, deletion_policy: StrEnum, what: str) -> Deletion:
+    """The one decision a deletion makes (``what``: "Foundry agent 'x'", say). Paused
+    never blocks a deletion (Crossplane's paused resources that cannot be deleted are the
+    trap to avoid): the request to delete is itself the explicit instruction. ObserveOnly
+    never writes, so it deletes nothing. ``deletion_policy`` is a HostedAgent's or a
+    FoundryToolbox's (each kind has its own enum; both say Delete or Retain)."""
     if policy is ManagementPolicy.OBSERVE_ONLY:
         return Deletion(
             False,
-            f"managementPolicy is ObserveOnly: Foundry agent {agent!r} and its versions are "
-            "left as they are and the finalizer is released",
+            f"managementPolicy is ObserveOnly: {what} and its versions are left as they are "
+            "and the finalizer is released",
         )
-    delete = deletion_policy is DeletionPolicy.DELETE
+    delete = str(deletion_policy) == str(DeletionPolicy.DELETE)
     if policy is ManagementPolicy.PAUSED:
-        what = (
-            f"deleting the versions it created in Foundry agent {agent!r} (deletionPolicy Delete)"
+        action = (
+            f"deleting the versions it created of {what} (deletionPolicy Delete)"
             if delete
-            else f"keeping Foundry agent {agent!r} (deletionPolicy Retain)"
+            else f"keeping {what} (deletionPolicy Retain)"
         )
         return Deletion(
             delete,
-            f"managementPolicy is Paused, but deleting the HostedAgent is an explicit "
-            f"request: {what}, then releasing the finalizer",
+            f"managementPolicy is Paused, but deleting the resource is an explicit "
+            f"request: {action}, then releasing the finalizer",
         )
     return Deletion(delete)
 

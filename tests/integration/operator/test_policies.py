@@ -238,7 +238,7 @@ def test_paused_makes_no_call_then_manage_converges_and_a_paused_object_is_delet
     kubectl("delete", "hagent", name, "-n", namespace, "--timeout=30s", timeout=40)
     assert gone(kubectl, namespace, name)
     assert versions(foundry, name) == []
-    assert "Paused, but deleting the HostedAgent is an explicit request" in (
+    assert "Paused, but deleting the resource is an explicit request" in (
         dedicated_operator.log_since_start()
     )
 

@@ -125,7 +125,7 @@ def test_conditions_of_other_policies_go_and_the_current_ones_stay() -> None:
 def test_deletion_follows_deletion_policy_even_when_paused(
     policy: ManagementPolicy, deletion_policy: DeletionPolicy, deletes: bool, explained: bool
 ) -> None:
-    decided = deletion(policy, deletion_policy, "chat")
+    decided = deletion(policy, deletion_policy, "Foundry agent 'chat'")
     assert decided.delete_in_foundry is deletes
     assert (decided.message is not None) is explained
     if decided.message is not None:
