@@ -21,6 +21,10 @@ from typing import Protocol, cast
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "crds": ("foundry_operator.api.cli", "write the CRD manifests generated from the API models"),
     "run": ("foundry_operator.runner", "run the operator"),
+    "export": (
+        "foundry_operator.export",
+        "print a HostedAgent manifest (adoptionPolicy Adopt) for an existing Foundry agent",
+    ),
 }
 
 

@@ -25,9 +25,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import metrics
-from .api.reserved import METADATA_SPEC_HASH
+from .api.reserved import MANAGED_BY_VALUE, METADATA_MANAGED_BY, METADATA_SPEC_HASH, is_managed
 from .api.resource import RETRY_ANNOTATION
-from .api.spec import DEFAULT_TOOLBOX_ENV, DeletionPolicy, HostedAgentSpec, resolve_agent_name
+from .api.spec import (
+    DEFAULT_TOOLBOX_ENV,
+    AdoptedVersions,
+    AdoptionPolicy,
+    DeletionPolicy,
+    HostedAgentSpec,
+    ManagementPolicy,
+    resolve_agent_name,
+)
 from .api.status import AgentToolbox, HostedAgentStatus, Phase, ProbeStatus, RolloutStatus
 from .foundry.client import FoundryClient, FoundryError
 from .foundry.directory import AgentDirectory
@@ -35,9 +43,9 @@ from .foundry.directory_policy import MIN_BATCH, is_brand_new
 from .foundry.probe import ProbeResult
 from .kube.api import KubeError
 from .kube.configmaps import ConfigMaps
-from .kube.env import EnvResolver, Ref, references
+from .kube.env import EnvResolver, Ref, Resolved, references
 from .kube.toolboxes import Toolboxes
-from .reconcile.conditions import StateReason, find_condition
+from .reconcile.conditions import StateReason, find_condition, set_condition
 from .reconcile.desired import DesiredVersion, create_version_body, desired_version
 from .reconcile.endpoint import EndpointSettings, as_applied, desired_endpoint, endpoint_in_step
 from .reconcile.errors import (
@@ -48,7 +56,7 @@ from .reconcile.errors import (
     describe_version_error,
 )
 from .reconcile.nextlook import Look
-from .reconcile.observed import GONE, AgentInfo, VersionInfo
+from .reconcile.observed import ACTIVE, GONE, AgentInfo, VersionInfo
 from .reconcile.plan import (
     Action,
     Plan,
@@ -56,6 +64,19 @@ from .reconcile.plan import (
     owned_versions,
     plan,
     serving_version,
+)
+from .reconcile.policy import (
+    DRIFTED_CONDITION,
+    PAUSED_CONDITION,
+    adopted_record,
+    deletion,
+    drift,
+    drifted_condition,
+    may_call_foundry,
+    may_write_foundry,
+    paused_message,
+    paused_status,
+    without_other_policy_conditions,
 )
 from .reconcile.publish import (
     NOTHING,
@@ -215,6 +236,9 @@ class Reconciler:
             else None
         )
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # agent -> namespace/name of the HostedAgent that adopted it (adoption writes
+        # nothing to Foundry that a second HostedAgent could see).
+        self._adopters: dict[str, str] = {}
         # (agent, version) -> monotonic time of its last passing probe. Kept in memory, not in
         # status, so a fleet at rest writes nothing between probes; a restart asks once more.
         self._probed: dict[tuple[str, str], float] = {}
@@ -233,6 +257,11 @@ class Reconciler:
             report = Report(Phase.FAILED, resource.name, failure=parsed)
             return self._finish(resource, previous, report, Look.SETTLED, "failed")
         spec, agent = parsed
+        policy = spec.management_policy
+        # Conditions of a policy no longer in force go (e.g. Paused once back to Manage).
+        previous = previous.model_copy(
+            update={"conditions": without_other_policy_conditions(previous.conditions, policy)}
+        )
         warnings = (
             [Event("Warning", "SpecWarning", w) for w in spec.warnings()]
             if previous.observed_generation != resource.generation
@@ -242,7 +271,19 @@ class Reconciler:
         refs = references(spec)
         if spec.endpoint_config_map is not None:
             refs = refs | {Ref("ConfigMap", spec.endpoint_config_map.name)}
+        if not may_call_foundry(policy):
+            return replace(self._paused(resource, previous, agent), refs=refs)
         resolved = await self.env.resolve(resource.namespace, spec)
+        if not may_write_foundry(policy):
+            outcome = await self._observe_only(resource, previous, spec, agent, resolved)
+            outcome = await self._publish(resource, previous, spec, agent, outcome)
+            return replace(
+                outcome,
+                agent=agent,
+                secrets=tuple(resolved.values.values()),
+                refs=refs,
+                events=warnings + outcome.events,
+            )
         secrets = tuple(resolved.values.values())
         if resolved.missing:
             failure = Failure(
@@ -367,6 +408,146 @@ class Reconciler:
             owned=name,
         )
 
+    # --- management policies ------------------------------------------------------------
+
+    def _paused(self, resource: Resource, previous: HostedAgentStatus, agent: str) -> Outcome:
+        """spec.managementPolicy Paused: no Foundry call; status says so and keeps the rest."""
+        status = paused_status(previous, generation=resource.generation, agent=agent, now=_now())
+        was = find_condition(previous.conditions, PAUSED_CONDITION)
+        events: list[Event] = []
+        if was is None or was.status != "True":
+            log.info(
+                "paused: no Foundry calls until spec.managementPolicy is Manage or ObserveOnly",
+                extra=_agent_extra(resource, agent),
+            )
+            events.append(Event("Normal", "Paused", paused_message()))
+        return Outcome(status, events, Look.SETTLED, "paused", None, agent)
+
+    async def _observed_hash(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        resolved: Resolved,
+    ) -> str | None:
+        """The spec hash to compare with Foundry, without writing anything: None when the
+        spec cannot be resolved (a missing Secret, a toolbox with no version yet, or the
+        toolbox of spec.tools, which only a managing look keeps)."""
+        if resolved.missing:
+            return None
+        injected: dict[str, str] | None = None
+        if spec.toolbox is not None:
+            use = await self._referenced_toolbox(resource, spec)
+            if isinstance(use, Failure):
+                return None
+            injected = use.env
+        elif spec.tools:
+            known = previous.toolbox
+            if known is None or known.name != inline_toolbox_name(agent):
+                return None
+            injected = {
+                DEFAULT_TOOLBOX_ENV: mcp_url(
+                    self.foundry.endpoint, known.name, known.version, self.foundry.api_version
+                )
+            }
+        return desired_version(
+            spec,
+            resolved.values,
+            retry_token=resource.annotations.get(RETRY_ANNOTATION),
+            injected_env=injected,
+        ).spec_hash
+
+    async def _observe_only(
+        self,
+        resource: Resource,
+        previous: HostedAgentStatus,
+        spec: HostedAgentSpec,
+        agent: str,
+        resolved: Resolved,
+    ) -> Outcome:
+        """spec.managementPolicy ObserveOnly: read the agent and report it, whoever made it;
+        never a write to Foundry. Ready means the agent serves an active version; Drifted
+        says whether that is what the spec asks for."""
+        secrets = tuple(resolved.values.values())
+        spec_hash = await self._observed_hash(resource, previous, spec, agent, resolved)
+        try:
+            info = await self.foundry.get_agent(agent)
+            versions = await self.foundry.list_versions(agent) if info is not None else []
+        except FoundryError as err:
+            return self._foundry_failed(resource, previous, agent, spec_hash or "", err, secrets)
+        found = drift(
+            spec_hash=spec_hash,
+            versions=versions,
+            agent=info,
+            endpoint_in_step=info is None or endpoint_in_step(desired_endpoint(spec), info),
+        )
+        if info is None:
+            failure = Failure(
+                Reason.AGENT_NOT_FOUND,
+                "AgentNotFound",
+                f"Foundry agent {agent!r} does not exist; ObserveOnly does not create it",
+            )
+            report = Report(Phase.FAILED, agent, spec_hash=spec_hash, failure=failure, seen=NOTHING)
+        else:
+            live = tuple(
+                sorted((v for v in versions if v.status not in GONE), key=lambda v: v.number)
+            )
+            serving = serving_version(info)
+            by_version = {v.version: v for v in live}
+            target = found.matching or (live[-1] if live else None)
+            report = Report(
+                Phase.READY,
+                agent,
+                spec_hash=spec_hash,
+                target=target,
+                serving=serving,
+                ours=live,
+                traffic=dict(info.routing),
+                seen=seen(
+                    self.foundry.endpoint_facts(agent),
+                    info,
+                    [p.protocol.value for p in spec.protocols],
+                    suspended=False,
+                ),
+                message=f"observed only: {found.message}",
+                rollout=None,
+                probe=None,
+            )
+            routed_active = [
+                v
+                for v, pct in info.routing.items()
+                if pct > 0 and v in by_version and by_version[v].status == "active"
+            ]
+            if not info.enabled:
+                failure = Failure(Reason.AGENT_DISABLED, "AgentDisabled", disabled_message(info))
+                report = replace(report, phase=Phase.FAILED, failure=failure)
+            elif not routed_active:
+                failure = Failure(
+                    Reason.AGENT_NOT_SERVING,
+                    "AgentNotServing",
+                    f"Foundry agent {agent!r} routes no traffic to an active version",
+                )
+                report = replace(report, phase=Phase.FAILED, failure=failure)
+        outcome = self._finish(resource, previous, report, Look.SETTLED, "observed")
+        assert outcome.status is not None
+        status = outcome.status.model_copy(
+            update={
+                "conditions": set_condition(
+                    outcome.status.conditions,
+                    drifted_condition(found),
+                    generation=resource.generation,
+                    now=_now(),
+                )
+            }
+        )
+        events = list(outcome.events)
+        before = find_condition(previous.conditions, DRIFTED_CONDITION)
+        if before is None or before.reason != str(found.reason):
+            kind = "Warning" if found.drifted else "Normal"
+            events.append(Event(kind, "Drift" if found.drifted else "InSync", found.message))
+        return replace(outcome, status=status, events=events, secrets=secrets)
+
     def _finish(
         self,
         resource: Resource,
@@ -480,7 +661,14 @@ class Reconciler:
                 versions=versions,
                 agent=agent_info,
                 revision_history_limit=spec.revision_history_limit,
+                adopt=spec.adoption_policy is AdoptionPolicy.ADOPT,
+                adopted=previous.adopted_versions,
+                prune_adopted=spec.adopted_versions is AdoptedVersions.INCLUDE,
             )
+            if decision.adopted and self._adopters.setdefault(agent, owner) != owner:
+                # Adoption writes nothing to Foundry, so the claim lives here: the first
+                # HostedAgent to adopt an agent holds it; the others are refused.
+                decision = Plan(Action.CONFLICT, owner=self._adopters[agent])
             target = decision.target
             extra = _agent_extra(resource, agent, target.version if target else None)
             base = Report(
@@ -491,10 +679,25 @@ class Reconciler:
                 serving=decision.serving,
                 ours=decision.ours if complete else _merge_known(previous, decision.ours),
                 traffic=dict(agent_info.routing) if agent_info is not None else None,
+                adopted=(
+                    adopted_record(previous.adopted_versions, decision.adopted, complete=complete)
+                    if decision.adopted or previous.adopted_versions
+                    else None
+                ),
             )
 
             if decision.action is Action.CONFLICT:
                 return self._conflict(resource, previous, agent, desired, decision)
+            newly = sorted(set(decision.adopted) - set(previous.adopted_versions), key=_number)
+            if newly and not any(e.reason == "Adopted" for e in events):
+                adopted_event = Event(
+                    "Normal",
+                    "Adopted",
+                    f"Adopted Foundry agent {agent!r}: version(s) {', '.join(newly)} were made "
+                    "outside the operator and are kept (spec.adoptionPolicy Adopt)",
+                )
+                events.append(adopted_event)
+                log.info(adopted_event.message, extra=extra)
             if agent_info is not None:
                 agent_info = await self._endpoint_in_step(resource, agent, agent_info, endpoint)
 
@@ -1103,6 +1306,8 @@ class Reconciler:
         pruned = ", ".join(decision.prune)
         log.info("pruned versions %s", pruned, extra=extra)
         kept = tuple(v for v in report.ours if v.version not in decision.prune)
+        if report.adopted is not None:
+            report = replace(report, adopted=[a for a in report.adopted if a not in decision.prune])
         event = Event(
             "Normal",
             "VersionsPruned",
@@ -1113,27 +1318,53 @@ class Reconciler:
     # --- deletion ---------------------------------------------------------------------
 
     async def delete(self, resource: Resource) -> Outcome:
-        """Delete what this resource created, per ``deletionPolicy``; DONE releases it."""
+        """Delete what this resource created, per ``deletionPolicy`` and
+        ``managementPolicy``; DONE releases it."""
         previous = load_status(resource.status)
         parsed = parse_spec(resource)
+        spec: HostedAgentSpec | None = None
         if isinstance(parsed, Failure):
             policy, agent = DeletionPolicy.DELETE, previous.agent_name or resource.name
+            management = ManagementPolicy.MANAGE
             inline = False
         else:
-            policy, agent = parsed[0].deletion_policy, previous.agent_name or parsed[1]
-            inline = bool(parsed[0].tools)
+            spec = parsed[0]
+            policy, agent = spec.deletion_policy, previous.agent_name or parsed[1]
+            management = spec.management_policy
+            inline = bool(spec.tools)
         # The toolbox of spec.tools: the one status recorded (it stays recorded after the
         # tools are removed), or the one the spec's tools would have made.
         owned = previous.owned_toolbox or (inline_toolbox_name(agent) if inline else None)
-        if policy is DeletionPolicy.RETAIN:
-            event = Event(
-                "Normal", "Retained", f"Foundry agent {agent!r} and its versions were kept"
-            )
-            return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+        decided = deletion(management, policy, f"Foundry agent {agent!r}")
+        events: list[Event] = []
+        if decided.message is not None:
+            # The one explicit decision a paused or observed object's deletion makes.
+            log.info(decided.message, extra=_agent_extra(resource, agent))
+            events.append(Event("Normal", "DeletionDecision", decided.message))
+        if not decided.delete_in_foundry:
+            self._release_adoption(agent, resource.owner)
+            if management is ManagementPolicy.MANAGE:
+                events.append(
+                    Event(
+                        "Normal", "Retained", f"Foundry agent {agent!r} and its versions were kept"
+                    )
+                )
+            return Outcome(None, events, Look.DONE, "deleted", None, agent)
 
+        include = (
+            frozenset(previous.adopted_versions)
+            if spec is not None and spec.adopted_versions is AdoptedVersions.INCLUDE
+            else frozenset()
+        )
         async with self._agent_locks[agent]:
             try:
-                deleted = await self._delete_ours(resource.owner, agent)
+                deleted = await self._delete_ours(
+                    resource.owner,
+                    agent,
+                    include=include,
+                    keep_serving=frozenset(previous.adopted_versions) - include,
+                    endpoint=desired_endpoint(spec) if spec is not None else None,
+                )
                 if owned is not None:
                     owner = ToolboxOwner(
                         KIND_AGENT, resource.namespace, resource.name, resource.uid
@@ -1146,29 +1377,61 @@ class Reconciler:
                 status = build_status(previous, report, generation=resource.generation, now=_now())
                 return Outcome(
                     status,
-                    transition_events(previous, report),
+                    events + transition_events(previous, report),
                     Look.RETRY,
                     "retry",
                     err.retry_after,
                     agent,
                 )
-        event = Event(
-            "Normal", "Deleted", f"Deleted {deleted} Foundry version(s) of agent {agent!r}"
+        self._release_adoption(agent, resource.owner)
+        events.append(
+            Event("Normal", "Deleted", f"Deleted {deleted} Foundry version(s) of agent {agent!r}")
         )
-        return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+        return Outcome(None, events, Look.DONE, "deleted", None, agent)
 
-    async def _delete_ours(self, owner: str, agent: str) -> int:
+    def _release_adoption(self, agent: str, owner: str) -> None:
+        if self._adopters.get(agent) == owner:
+            del self._adopters[agent]
+
+    async def _delete_ours(
+        self,
+        owner: str,
+        agent: str,
+        *,
+        include: frozenset[str] = frozenset(),
+        keep_serving: frozenset[str] = frozenset(),
+        endpoint: EndpointSettings | None = None,
+    ) -> int:
+        """Delete the versions this HostedAgent created, and the adopted ones in
+        ``include``. When adopted versions stay (``keep_serving``) and one of ours serves,
+        the traffic goes back to the newest active of them first, so the agent Foundry keeps
+        still answers."""
         versions = [v for v in await self.foundry.list_versions(agent) if v.status not in GONE]
-        ours = owned_versions(owner, versions)
-        if ours and len(ours) == len(versions):
+        doomed = owned_versions(owner, versions) + [
+            v for v in versions if v.version in include and not is_managed(v.metadata)
+        ]
+        if doomed and len(doomed) == len(versions):
             # Everything there is ours: deleting the agent removes its versions in one call.
             await self.foundry.delete_agent(agent)
-        elif ours:
+        elif doomed:
             # Someone else's versions share the agent: remove only ours, serving one last.
             serving = serving_version(await self.foundry.get_agent(agent))
-            for version in sorted(ours, key=lambda v: v.version == serving):
+            gone = {v.version for v in doomed}
+            back = [
+                v
+                for v in sorted(versions, key=lambda v: v.number)
+                if v.version in keep_serving and v.status == ACTIVE and v.version not in gone
+            ]
+            if serving in gone and back and endpoint is not None:
+                await self.foundry.route(agent, back[-1].version, endpoint)
+                log.info(
+                    "routed all traffic back to adopted version %s before deleting ours",
+                    back[-1].version,
+                    extra={"agent": agent},
+                )
+            for version in sorted(doomed, key=lambda v: v.version == serving):
                 await self.foundry.delete_version(agent, version.version)
-        return len(ours)
+        return len(doomed)
 
 
 def _with_toolbox(outcome: Outcome, previous: HostedAgentStatus, use: ToolboxUse | None) -> Outcome:
@@ -1233,8 +1496,11 @@ def _merge_known(
             agent=previous.agent_name or "",
             version=r.version,
             status=r.status,
-            metadata={METADATA_SPEC_HASH: r.spec_hash},
+            metadata={}
+            if r.adopted
+            else {METADATA_MANAGED_BY: MANAGED_BY_VALUE, METADATA_SPEC_HASH: r.spec_hash},
             created_at=int(r.created_at.timestamp()) if r.created_at else 0,
+            recorded_hash=r.spec_hash or None if r.adopted else None,
         )
         for r in previous.versions
     }
@@ -1289,3 +1555,7 @@ def _rollout_status(progress: Progress, spec_hash: str) -> RolloutStatus:
         step_started_at=progress.since.replace(microsecond=0) if progress.since else None,
         spec_hash=spec_hash,
     )
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else -1

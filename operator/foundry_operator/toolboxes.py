@@ -24,11 +24,13 @@ from pydantic import ValidationError
 
 from .api.reserved import toolbox_reserved_metadata
 from .api.resource import RETRY_ANNOTATION
+from .api.spec import ManagementPolicy
 from .api.status import Phase
 from .api.toolbox import (
     DeletionPolicy,
     FoundryToolboxSpec,
     FoundryToolboxStatus,
+    ToolboxManagementPolicy,
     resolve_toolbox_name,
 )
 from .foundry.client import FoundryClient, FoundryError
@@ -37,6 +39,13 @@ from .kube.toolboxes import Toolboxes
 from .reconcile.conditions import StateReason
 from .reconcile.errors import Failure, Reason, clean_message, describe_http_error
 from .reconcile.nextlook import Look
+from .reconcile.policy import (
+    PAUSED_CONDITION,
+    deletion,
+    paused_conditions,
+    paused_message,
+    without_other_policy_conditions,
+)
 from .reconcile.report import Event
 from .reconcile.toolbox import (
     KIND_TOOLBOX,
@@ -315,6 +324,12 @@ class ToolboxReconciler:
             )
             return self._finish(resource, previous, report, Look.SETTLED, "failed")
         spec, name = parsed
+        policy = ManagementPolicy(str(spec.management_policy))
+        previous = previous.model_copy(
+            update={"conditions": without_other_policy_conditions(previous.conditions, policy)}
+        )
+        if spec.management_policy is ToolboxManagementPolicy.PAUSED:
+            return self._paused(resource, previous, name)
         keys = secret_keys(spec.tools)
         maps = config_map_keys(spec.tools)
         # Both kinds are watched (kube/refwatch.py): an edited OpenAPI ConfigMap wakes this
@@ -425,19 +440,54 @@ class ToolboxReconciler:
             refs=refs,
         )
 
+    def _paused(
+        self, resource: Resource, previous: FoundryToolboxStatus, name: str
+    ) -> ToolboxOutcome:
+        """spec.managementPolicy Paused: no Foundry call; status says so and keeps the rest."""
+        was = next((c for c in previous.conditions if c.type == PAUSED_CONDITION), None)
+        status = previous.model_copy(
+            update={
+                "observed_generation": resource.generation,
+                "toolbox_name": previous.toolbox_name or name,
+                "conditions": paused_conditions(
+                    previous.conditions, generation=resource.generation, now=_now()
+                ),
+            }
+        )
+        events: list[Event] = []
+        if was is None or was.status != "True":
+            log.info(
+                "paused: no Foundry calls for toolbox %s until spec.managementPolicy is Manage",
+                name,
+                extra={"k8s": {"namespace": resource.namespace, "name": resource.name}},
+            )
+            events.append(Event("Normal", "Paused", paused_message()))
+        return ToolboxOutcome(status, events, Look.SETTLED, "paused", None, name)
+
     async def delete(self, resource: Resource) -> ToolboxOutcome:
         """Delete what this FoundryToolbox created, once no HostedAgent names it."""
         previous = load_toolbox_status(resource.status)
         parsed = parse_toolbox(resource)
+        management = ManagementPolicy.MANAGE
         if isinstance(parsed, Failure):
             policy, name = DeletionPolicy.DELETE, previous.toolbox_name or resource.name
         else:
             policy, name = parsed[0].deletion_policy, previous.toolbox_name or parsed[1]
-        if policy is DeletionPolicy.RETAIN:
+            management = ManagementPolicy(str(parsed[0].management_policy))
+        decided = deletion(management, policy, f"Foundry toolbox {name!r}")
+        decisions: list[Event] = []
+        if decided.message is not None:
+            # The one explicit decision a paused toolbox's deletion makes.
+            log.info(
+                decided.message,
+                extra={"k8s": {"namespace": resource.namespace, "name": resource.name}},
+            )
+            decisions.append(Event("Normal", "DeletionDecision", decided.message))
+        if not decided.delete_in_foundry:
             event = Event(
                 "Normal", "Retained", f"Foundry toolbox {name!r} and its versions were kept"
             )
-            return ToolboxOutcome(None, [event], Look.DONE, "deleted", None, name)
+            return ToolboxOutcome(None, [*decisions, event], Look.DONE, "deleted", None, name)
         users = await self.toolboxes.users(resource.namespace, resource.name)
         if users:
             listed = ", ".join(f"{resource.namespace}/{u}" for u in users[:10])
@@ -469,7 +519,7 @@ class ToolboxReconciler:
         event = Event(
             "Normal", "Deleted", f"Deleted {deleted} version(s) of Foundry toolbox {name!r}"
         )
-        return ToolboxOutcome(None, [event], Look.DONE, "deleted", None, name)
+        return ToolboxOutcome(None, [*decisions, event], Look.DONE, "deleted", None, name)
 
 
 def _known(

@@ -205,6 +205,18 @@ INVALID: list[tuple[str, str, str, str]] = [
         "Unsupported value",
     ),
     (
+        "management-policy-crossplane-spelling",
+        manifest(managementPolicy="Observe"),
+        "spec.managementPolicy",
+        "Unsupported value",
+    ),
+    (
+        "adoption-policy-ack-spelling",
+        manifest(adoptionPolicy="adopt-or-create"),
+        "spec.adoptionPolicy",
+        "Unsupported value",
+    ),
+    (
         "mcp-tool-without-url",
         manifest(tools=[{"type": "mcp", "serverLabel": "docs"}]),
         "spec.tools[0].serverUrl",
@@ -307,6 +319,9 @@ def test_minimal_manifest_is_accepted_with_defaults_filled_in(
         "memory": "2Gi",
         "protocols": [{"protocol": "responses", "version": "1.0.0"}],
         "deletionPolicy": "Delete",
+        "managementPolicy": "Manage",
+        "adoptionPolicy": "Never",
+        "adoptedVersions": "Keep",
         "revisionHistoryLimit": 3,
     }
 

@@ -36,6 +36,8 @@ class Stats:
     total: int
     operations: dict[str, dict[str, int]]
     faults_fired: dict[str, int]
+    # Requests with a method other than GET/HEAD: anything that may change state.
+    writes: int = 0
 
     def count(self, operation: str, status: int | str | None = None) -> int:
         by_status = self.operations.get(operation, {})
@@ -83,6 +85,7 @@ class AdminClient:
                 op: {str(k): int(v) for k, v in by.items()} for op, by in raw["operations"].items()
             },
             faults_fired={str(k): int(v) for k, v in raw.get("faults_fired", {}).items()},
+            writes=int(raw.get("writes", 0)),
         )
 
     def reset(self, *, state: bool = True, stats: bool = True, faults: bool = False) -> None:

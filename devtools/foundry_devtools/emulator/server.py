@@ -202,7 +202,7 @@ class Emulator:
         if decision.delay_seconds > 0:
             await asyncio.sleep(decision.delay_seconds)
         if decision.drop:
-            self.stats.record(operation, "dropped")
+            self.stats.record(operation, "dropped", method=request.method)
             return drop_connection(request)
         try:
             if decision.status is not None and not decision.after:
@@ -224,7 +224,7 @@ class Emulator:
             response = error_response(
                 ApiError(exc.status, code, f"{exc.reason}: {request.method} {request.path}")
             )
-        self.stats.record(operation, response.status)
+        self.stats.record(operation, response.status, method=request.method)
         if BODY_KEY in request:
             agent = request.match_info.get("agent_name")
             self.recorder.record(operation, agent, request[BODY_KEY], response.status)

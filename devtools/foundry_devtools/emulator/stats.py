@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Final
+
+_READS: Final = frozenset({"GET", "HEAD"})
 
 
 class RequestStats:
@@ -12,6 +14,8 @@ class RequestStats:
 
     ``status`` is the HTTP status as a string, or ``"dropped"`` for connections the fault
     injector cut, so a test can assert both "the SDK retried" and "how it ended".
+    ``writes`` counts the requests whose method may change something (anything but GET and
+    HEAD, invocations included), so "this client wrote nothing" is one number.
     """
 
     def __init__(self) -> None:
@@ -19,12 +23,16 @@ class RequestStats:
             lambda: defaultdict(int)
         )
         self.since = time.time()
+        self.writes = 0
 
-    def record(self, operation: str, status: int | str) -> None:
+    def record(self, operation: str, status: int | str, *, method: str = "GET") -> None:
         self._counts[operation][str(status)] += 1
+        if method.upper() not in _READS:
+            self.writes += 1
 
     def reset(self) -> None:
         self._counts.clear()
+        self.writes = 0
         self.since = time.time()
 
     def snapshot(self) -> dict[str, Any]:
@@ -34,5 +42,6 @@ class RequestStats:
         return {
             "since": self.since,
             "total": sum(sum(v.values()) for v in operations.values()),
+            "writes": self.writes,
             "operations": operations,
         }

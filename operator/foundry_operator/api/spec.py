@@ -249,6 +249,29 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
+class ManagementPolicy(StrEnum):
+    """How far the operator acts on the Foundry agent (see reconcile.policy)."""
+
+    MANAGE = "Manage"
+    OBSERVE_ONLY = "ObserveOnly"
+    PAUSED = "Paused"
+
+
+class AdoptionPolicy(StrEnum):
+    """Whether an existing Foundry agent the operator did not create may become this
+    HostedAgent's."""
+
+    NEVER = "Never"
+    ADOPT = "Adopt"
+
+
+class AdoptedVersions(StrEnum):
+    """Whether revisionHistoryLimit and deletionPolicy Delete reach adopted versions."""
+
+    KEEP = "Keep"
+    INCLUDE = "Include"
+
+
 class McpApproval(StrEnum):
     """Whether MCP tool calls need approval."""
 
@@ -662,12 +685,39 @@ class HostedAgentSpec(CrdModel):
         description="Delete (default): deleting the HostedAgent deletes the agent versions it "
         "created in Foundry. Retain: they are left in Foundry.",
     )
+    management_policy: ManagementPolicy = Field(
+        default=ManagementPolicy.MANAGE,
+        description="Manage (default): the operator creates, routes, prunes and deletes as "
+        "the spec says. ObserveOnly: it only reads the Foundry agent and reports its "
+        "versions, routing, endpoint and whether it matches the spec (condition Drifted); it "
+        "never writes to Foundry, creates no missing agent and deletes nothing when the "
+        "HostedAgent goes. Paused: no Foundry call at all; condition Paused is True and "
+        "status keeps what it said; deleting the HostedAgent still works, following "
+        "deletionPolicy. Distinct from spec.suspend, which disables the agent in Foundry.",
+    )
+    adoption_policy: AdoptionPolicy = Field(
+        default=AdoptionPolicy.NEVER,
+        description="Never (default): a Foundry agent holding versions this HostedAgent did "
+        "not create is AgentNameConflict and left alone. Adopt: an existing agent whose "
+        "versions were made outside the operator becomes this HostedAgent's; its versions "
+        "are listed as adopted in status, a version of them matching the spec is used as "
+        "is, and the routing stays until a version the operator created is ready. An agent "
+        "with versions of another HostedAgent is never adopted.",
+    )
+    adopted_versions: AdoptedVersions = Field(
+        default=AdoptedVersions.KEEP,
+        description="Keep (default): adopted versions are never pruned by "
+        "revisionHistoryLimit nor deleted by deletionPolicy Delete (deleting the HostedAgent "
+        "removes only the versions the operator created). Include: they count like the "
+        "operator's own for both.",
+    )
     revision_history_limit: int = Field(
         default=3,
         ge=0,
         le=REVISION_HISTORY_LIMIT_MAX,
         description="How many older versions created by this HostedAgent to keep in Foundry "
-        "besides the serving one. Default 3.",
+        "besides the serving one (adopted versions count only with adoptedVersions: "
+        "Include). Default 3.",
     )
     probe: Probe | None = Field(
         default=None,

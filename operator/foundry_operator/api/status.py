@@ -20,6 +20,8 @@ from foundry_operator.api.rules import CrdModel, k8s_extra
 
 # Versions listed in status.versions; older entries fall off (Foundry keeps its own list).
 STATUS_VERSION_HISTORY_MAX = 20
+# Adopted versions recorded in status (Foundry caps versions per agent well below this).
+ADOPTED_VERSIONS_MAX = 100
 
 
 class Phase(StrEnum):
@@ -44,7 +46,10 @@ class Condition(CrdModel):
 
     type: Annotated[
         str, Field(min_length=1, max_length=316, pattern=r"^[A-Za-z]([A-Za-z0-9_.-]*)$")
-    ] = Field(description="Condition type: Ready, Progressing or Degraded.")
+    ] = Field(
+        description="Condition type: Ready, Progressing, Degraded; Paused and (HostedAgent "
+        "only) Drifted under spec.managementPolicy."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     observed_generation: int | None = Field(
         default=None,
@@ -80,10 +85,14 @@ class LastError(CrdModel):
 
 
 class VersionRecord(CrdModel):
-    """A Foundry agent version created by this HostedAgent."""
+    """A Foundry agent version created (or adopted) by this HostedAgent."""
 
     version: str = Field(max_length=64, description="Foundry version identifier.")
-    spec_hash: str = Field(max_length=64, description="Spec hash the version was created from.")
+    spec_hash: str = Field(
+        max_length=64,
+        description="Spec hash the version was created from; for a version made outside the "
+        "operator, the hash of the spec that describes it (empty when no spec can).",
+    )
     status: str = Field(
         max_length=64,
         description="Foundry's status of the version: creating, active, failed, deleting or "
@@ -91,6 +100,11 @@ class VersionRecord(CrdModel):
     )
     created_at: datetime | None = Field(
         default=None, description="When Foundry created the version."
+    )
+    adopted: bool | None = Field(
+        default=None,
+        description="True for a version made outside the operator: adopted "
+        "(spec.adoptionPolicy Adopt), or merely observed (spec.managementPolicy ObserveOnly).",
     )
 
 
@@ -243,7 +257,8 @@ class HostedAgentStatus(CrdModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
-        description="Ready, Progressing and Degraded, following Kubernetes conventions.",
+        description="Ready, Progressing and Degraded, following Kubernetes conventions; "
+        "Paused (managementPolicy Paused) and Drifted (ObserveOnly).",
         json_schema_extra=k8s_extra(list_type="map", list_map_keys=["type"]),
     )
     last_error: LastError | None = Field(
@@ -274,7 +289,16 @@ class HostedAgentStatus(CrdModel):
     versions: list[VersionRecord] = Field(
         default_factory=list,
         max_length=STATUS_VERSION_HISTORY_MAX,
-        description="Recent versions created by this HostedAgent, newest first.",
+        description="Recent versions created by this HostedAgent, and those it adopted "
+        "(adopted: true), newest first. Under ObserveOnly: every version of the agent.",
+        json_schema_extra=k8s_extra(list_type="atomic"),
+    )
+    adopted_versions: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=ADOPTED_VERSIONS_MAX,
+        description="Versions of the Foundry agent that existed before this HostedAgent "
+        "adopted it (spec.adoptionPolicy Adopt), oldest first. They stay this HostedAgent's "
+        "even if adoptionPolicy is set back to Never.",
         json_schema_extra=k8s_extra(list_type="atomic"),
     )
     traffic: list[TrafficShare] = Field(

@@ -656,6 +656,14 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
+class ToolboxManagementPolicy(StrEnum):
+    """How far the operator acts on the Foundry toolbox (HostedAgent's ObserveOnly has no
+    toolbox counterpart yet)."""
+
+    MANAGE = "Manage"
+    PAUSED = "Paused"
+
+
 ToolboxMetadata = Annotated[
     dict[str, Annotated[str, Field(max_length=METADATA_VALUE_MAX_LENGTH)]],
     Field(max_length=TOOLBOX_USER_METADATA_MAX_PAIRS),
@@ -724,6 +732,13 @@ class FoundryToolboxSpec(CrdModel):
         "versions it created in Foundry, once no HostedAgent uses it (until then it waits "
         "with reason ToolboxInUse). Retain: they are left in Foundry.",
     )
+    management_policy: ToolboxManagementPolicy = Field(
+        default=ToolboxManagementPolicy.MANAGE,
+        description="Manage (default): the operator creates, sets the default version of, "
+        "prunes and deletes the toolbox as the spec says. Paused: no Foundry call at all; "
+        "condition Paused is True and status keeps what it said; deleting the "
+        "FoundryToolbox still works, following deletionPolicy.",
+    )
     revision_history_limit: int = Field(
         default=3,
         ge=0,
@@ -790,7 +805,8 @@ class FoundryToolboxStatus(CrdModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
-        description="Ready, Progressing and Degraded, following Kubernetes conventions.",
+        description="Ready, Progressing and Degraded, following Kubernetes conventions; "
+        "Paused while spec.managementPolicy is Paused.",
         json_schema_extra=k8s_extra(list_type="map", list_map_keys=["type"]),
     )
     last_error: LastError | None = Field(

@@ -146,8 +146,18 @@ def _translate(operation: str, exc: Exception) -> FoundryError:
     raise exc
 
 
+def _plain(value: Any) -> Any:
+    """An SDK model (a mapping of mappings) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _version_info(agent: str, raw: Mapping[str, Any]) -> VersionInfo:
     error = raw.get("error") or {}
+    definition = raw.get("definition")
     return VersionInfo(
         agent=agent,
         version=str(raw.get("version", "")),
@@ -156,6 +166,8 @@ def _version_info(agent: str, raw: Mapping[str, Any]) -> VersionInfo:
         error_code=error.get("code") if isinstance(error, Mapping) else None,
         error_message=error.get("message") if isinstance(error, Mapping) else None,
         created_at=int(raw.get("created_at") or 0),
+        definition=_plain(definition) if isinstance(definition, Mapping) else None,
+        description=str(raw.get("description") or "") or None,
     )
 
 

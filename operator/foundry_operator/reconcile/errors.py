@@ -49,6 +49,8 @@ class Reason(StrEnum):
     TOOLBOX_NOT_FOUND = "ToolboxNotFound"
     TOOLBOX_IN_USE = "ToolboxInUse"
     TOOLBOX_NAME_CONFLICT = "ToolboxNameConflict"
+    AGENT_NOT_FOUND = "AgentNotFound"
+    AGENT_NOT_SERVING = "AgentNotServing"
 
     @property
     def transient(self) -> bool:
@@ -136,8 +138,9 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
     Reason.AGENT_NAME_CONFLICT: ReasonInfo(
         False,
         True,
-        "A Foundry agent with this name already has versions that this HostedAgent did not "
-        "create: choose another spec.agentName, or delete that agent in Foundry.",
+        "The agent has versions this HostedAgent did not create: choose another "
+        "spec.agentName or delete that agent in Foundry; one made outside Kubernetes can be "
+        "adopted (spec.adoptionPolicy: Adopt, see foundry-operator export).",
     ),
     Reason.SUBSCRIPTION_NOT_REGISTERED: ReasonInfo(
         False,
@@ -175,6 +178,18 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         "The operator's credential could not get a token (the identity endpoint did not "
         "answer); the operator retries. Check workload identity or the managed identity "
         "endpoint if this persists.",
+    ),
+    Reason.AGENT_NOT_FOUND: ReasonInfo(
+        False,
+        True,
+        "spec.managementPolicy is ObserveOnly, which never creates an agent: create it in "
+        "Foundry, or set managementPolicy to Manage to let the operator create it.",
+    ),
+    Reason.AGENT_NOT_SERVING: ReasonInfo(
+        False,
+        True,
+        "spec.managementPolicy is ObserveOnly, which never routes traffic: route the agent "
+        "endpoint to an active version in Foundry, or set managementPolicy to Manage.",
     ),
     Reason.AGENT_DISABLED: ReasonInfo(
         False,

@@ -24,6 +24,13 @@ class VersionInfo:
     error_code: str | None = None
     error_message: str | None = None
     created_at: int = 0
+    # What Foundry holds, for versions made outside the operator (their spec hash is
+    # computed from it: reconcile.adopt). May hold secret values: never log it.
+    definition: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    description: str | None = None
+    # For a version made outside the operator rebuilt from status (no definition read):
+    # the hash status recorded for it.
+    recorded_hash: str | None = None
 
     @property
     def number(self) -> int:

@@ -9,7 +9,9 @@ again, or one restored from a backup into a new cluster, is the same owner and c
 with its versions, while any other object (another name or namespace) is not.
 
 An agent holding any version that is not ours, whether another HostedAgent made it or it
-was made outside Kubernetes, is a conflict: nothing is created, routed or pruned there.
+was made outside Kubernetes, is a conflict: nothing is created, routed or pruned there;
+unless ``spec.adoptionPolicy`` is Adopt and the versions in the way were made outside
+Kubernetes (see ``reconcile.policy``): those are adopted, and count as ours.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..api.reserved import METADATA_REF, is_managed, is_owned_by, spec_hash_of
+from ..api.reserved import is_owned_by, spec_hash_of
 from .observed import ACTIVE, FAILED, GONE, AgentInfo, VersionInfo
+from .policy import ownership, version_hash
 
 
 class Action(StrEnum):
@@ -47,7 +50,10 @@ class Plan:
     # For FAILED: the newest active version of ours to send traffic to instead, when the
     # endpoint routes to a version that is not (or no longer) active.
     fallback: str | None = None
+    # Every version this HostedAgent holds (created and adopted), oldest first.
     ours: tuple[VersionInfo, ...] = field(default=())
+    # Which of those were made outside the operator and adopted (spec.adoptionPolicy).
+    adopted: tuple[str, ...] = ()
 
 
 def owned_versions(owner: str, versions: Sequence[VersionInfo]) -> list[VersionInfo]:
@@ -81,26 +87,29 @@ def plan(
     versions: Sequence[VersionInfo],
     agent: AgentInfo | None,
     revision_history_limit: int,
+    adopt: bool = False,
+    adopted: Sequence[str] = (),
+    prune_adopted: bool = False,
 ) -> Plan:
-    foreign = sorted(
-        (v for v in versions if not is_owned_by(v.metadata, owner) and v.status not in GONE),
-        key=lambda v: v.number,
-    )
-    if foreign:
-        last = foreign[-1]
-        other = last.metadata.get(METADATA_REF) if is_managed(last.metadata) else None
-        return Plan(Action.CONFLICT, owner=other or None, foreign_version=last.version)
+    """``adopt``: spec.adoptionPolicy is Adopt; ``adopted``: the versions status recorded as
+    adopted earlier (they stay this HostedAgent's); ``prune_adopted``: retention reaches
+    them too (spec.adoptedVersions Include)."""
+    held = ownership(owner, versions, adopt=adopt, recorded=adopted)
+    if held.conflict:
+        return Plan(Action.CONFLICT, owner=held.other_owner, foreign_version=held.foreign_version)
 
-    ours = owned_versions(owner, versions)
+    ours = list(held.held)
     serving = serving_version(agent)
     serving_ours = serving if serving in {v.version for v in ours} else None
-    matching = [v for v in ours if spec_hash_of(v.metadata) == spec_hash]
+    matching = [v for v in ours if version_hash(v) == spec_hash]
+    adopted_now = tuple(v.version for v in held.adopted)
     if not matching:
-        return Plan(Action.CREATE, serving=serving_ours, ours=tuple(ours))
+        return Plan(Action.CREATE, serving=serving_ours, ours=tuple(ours), adopted=adopted_now)
 
     target = matching[-1]
     keep = {target.version} | ({serving_ours} if serving_ours else set())
-    prune = _prunable(ours, keep, revision_history_limit)
+    prunable = ours if prune_adopted else list(held.created)
+    prune = _prunable(prunable, keep, revision_history_limit)
     status = target.status
     if status == ACTIVE and serving == target.version:
         action = Action.READY
@@ -117,6 +126,7 @@ def plan(
         prune=prune if action is Action.READY else (),
         ours=tuple(ours),
         fallback=_fallback(ours, serving_ours) if action is Action.FAILED else None,
+        adopted=adopted_now,
     )
 
 

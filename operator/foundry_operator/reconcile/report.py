@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from ..api.reserved import spec_hash_of
+from ..api.reserved import is_managed
 from ..api.status import (
     STATUS_VERSION_HISTORY_MAX,
     Condition,
@@ -29,6 +29,7 @@ from ..api.status import (
 from .conditions import StateReason, apply_phase
 from .errors import Failure
 from .observed import VersionInfo
+from .policy import version_hash
 from .publish import Seen
 
 
@@ -68,6 +69,8 @@ class Report:
     # What the look at the Foundry agent found for status.endpoint, identity and suspended;
     # None when this reconcile did not look (status keeps what it said).
     seen: Seen | None = None
+    # status.adoptedVersions as it should be now (None: unchanged).
+    adopted: Sequence[str] | None = None
 
 
 def traffic_shares(routing: Mapping[str, int]) -> list[TrafficShare]:
@@ -100,9 +103,10 @@ def _history(ours: Sequence[VersionInfo]) -> list[VersionRecord]:
     return [
         VersionRecord(
             version=v.version,
-            spec_hash=spec_hash_of(v.metadata) or "",
+            spec_hash=version_hash(v) or "",
             status=v.status,
             created_at=datetime.fromtimestamp(v.created_at, UTC) if v.created_at else None,
+            adopted=None if is_managed(v.metadata) else True,
         )
         for v in newest_first[:STATUS_VERSION_HISTORY_MAX]
     ]
@@ -148,6 +152,9 @@ def build_status(
             else None
         ),
         versions=_history(report.ours) if report.ours else previous.versions,
+        adopted_versions=(
+            list(report.adopted) if report.adopted is not None else previous.adopted_versions
+        ),
         traffic=traffic,
         traffic_summary=traffic_summary(traffic),
         rollout=previous.rollout if isinstance(report.rollout, Keep) else report.rollout,

@@ -76,7 +76,7 @@ def test_retention_prunes_old_versions_and_a_foreign_version_stops_all_changes(
         apply(kubectl, namespace, manifest(name, f"{IMAGE}:{tag}", revisionHistoryLimit=1))
         wait_for(
             lambda tag=tag: (
-                get(kubectl, namespace, name)["status"].get("phase") == "Ready"
+                get(kubectl, namespace, name).get("status", {}).get("phase") == "Ready"
                 and any(
                     v["definition"]["container_configuration"]["image"].endswith(f":{tag}")
                     and routing(foundry, name).get(v["version"]) == 100
@@ -91,7 +91,7 @@ def test_retention_prunes_old_versions_and_a_foreign_version_stops_all_changes(
 
     # A version someone made by hand, outside Kubernetes, in the agent we own: from now on
     # the operator reports it and changes nothing there (no version, no routing, no prune).
-    foundry.agents.create_version(
+    manual = foundry.agents.create_version(
         name,
         definition=HostedAgentDefinition(
             {
@@ -103,6 +103,11 @@ def test_retention_prunes_old_versions_and_a_foreign_version_stops_all_changes(
             }
         ),
         metadata={"owner": "a-person"},
+    )
+    # Settled first: its own creating -> active is Foundry's doing, not a change to catch.
+    wait_for(
+        lambda: foundry.agents.get_version(name, str(manual["version"]))["status"] == "active",
+        what="the hand-made version active",
     )
     before = (versions(foundry, name), routing(foundry, name))
     apply(kubectl, namespace, manifest(name, f"{IMAGE}:5", revisionHistoryLimit=1))

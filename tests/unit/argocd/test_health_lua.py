@@ -112,6 +112,31 @@ ROWS = [
         ("generation 2",),
     ),
     Row(
+        "paused by spec.managementPolicy, Ready kept from before",
+        hagent(
+            {
+                **READY,
+                "observedGeneration": 2,
+                "conditions": [
+                    *READY["conditions"],
+                    condition("Paused", "True", "Paused", "spec.managementPolicy is Paused", 2),
+                ],
+            },
+            generation=2,
+        ),
+        "Suspended",
+        ("Paused: spec.managementPolicy is Paused",),
+    ),
+    Row(
+        "paused, but the spec changed since (perhaps back to Manage)",
+        hagent(
+            {**READY, "conditions": [*READY["conditions"], condition("Paused", "True", "Paused")]},
+            generation=2,
+        ),
+        "Progressing",
+        ("generation 2",),
+    ),
+    Row(
         "the endpoint ConfigMap belongs to someone else",
         hagent(
             settled(

@@ -21,6 +21,7 @@ from foundry_devtools.emulator.faults import FaultInjector
 from foundry_devtools.emulator.identity import TokenIssuer, normalize_audience
 from foundry_devtools.emulator.responses import build_response, input_text, stream_events
 from foundry_devtools.emulator.runner import render_env_file
+from foundry_devtools.emulator.stats import RequestStats
 from foundry_devtools.emulator.tls import ensure_tls
 
 pytestmark = pytest.mark.unit
@@ -198,3 +199,17 @@ def test_the_env_file_is_shell_quoted() -> None:
     text = render_env_file({"A": "plain", "B": "it's spaced"})
     assert "export A=plain\n" in text
     assert "export B='it'\"'\"'s spaced'\n" in text
+
+
+# ----------------------------------------------------------------- stats
+
+
+def test_stats_count_writes_apart_from_reads() -> None:
+    stats = RequestStats()
+    stats.record("get_agent", 200, method="GET")
+    stats.record("list_versions", 404)
+    stats.record("create_version", 200, method="POST")
+    stats.record("update_details", "dropped", method="PATCH")
+    assert stats.snapshot()["writes"] == 2 and stats.snapshot()["total"] == 4
+    stats.reset()
+    assert stats.snapshot()["writes"] == 0

@@ -91,7 +91,7 @@ def test_devtools_never_import_the_operator() -> None:
 
 
 def test_operator_cli_has_no_development_subcommands() -> None:
-    assert set(cli.SUBCOMMANDS) == {"run", "crds"}
+    assert set(cli.SUBCOMMANDS) == {"run", "crds", "export"}
     assert not DEV_COMMANDS & set(cli.SUBCOMMANDS)
 
 

@@ -13,7 +13,9 @@
 --                a version being created, traffic moving, transient errors being retried
 --                (Throttled, FoundryUnavailable), and deletion.
 --   Suspended    spec.suspend holds the agent disabled in Foundry (phase Suspended, Ready
---                reason Suspended) for the current generation: it serves nothing, by request.
+--                reason Suspended) for the current generation: it serves nothing, by request;
+--                or spec.managementPolicy is Paused (condition Paused=True): the operator
+--                makes no Foundry call for it, by request.
 -- Missing is never returned (Argo CD itself reports Missing).
 --
 -- Argo CD runs custom checks without the string and math libraries, so this script uses
@@ -92,6 +94,13 @@ if meta.deletionTimestamp ~= nil or status.phase == "Deleting" then
   if ready ~= nil and ready.reason ~= nil and ready.reason ~= "Deleting" then
     hs.message = hs.message .. " (" .. explain(ready, "Deleting", status) .. ")"
   end
+  return hs
+end
+
+local paused = find(status.conditions, "Paused")
+if current and paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = explain(paused, "Paused", status)
   return hs
 end
 
