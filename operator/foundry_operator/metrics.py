@@ -44,3 +44,10 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
     """Expose /metrics on ``port`` (0 disables it)."""
     if port:
         start_http_server(port, addr=addr)
+
+
+PROJECTS = Gauge(
+    "foundry_operator_projects",
+    "FoundryProjects and ClusterFoundryProjects known to this operator, by phase.",
+    ["phase"],
+)

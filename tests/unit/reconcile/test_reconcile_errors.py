@@ -116,6 +116,8 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
 
 def test_a_credential_that_could_not_get_a_token_is_transient_unlike_a_foundry_401() -> None:
     assert reason_for_http_error(None, "CredentialUnavailable") is Reason.CREDENTIAL_UNAVAILABLE
+    # the identity provider answered and refused the credential: a person must fix it
+    assert reason_for_http_error(None, "CredentialRejected") is Reason.AUTHENTICATION_FAILED
     assert Reason.CREDENTIAL_UNAVAILABLE.transient
     assert not Reason.AUTHENTICATION_FAILED.transient
     assert reason_for_http_error(401, None) is Reason.AUTHENTICATION_FAILED
