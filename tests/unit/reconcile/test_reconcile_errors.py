@@ -111,6 +111,10 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         # a toolbox that appears, and one that stops being used, are looked at again
         Reason.TOOLBOX_NOT_FOUND,
         Reason.TOOLBOX_IN_USE,
+        # a project that appears or becomes Ready wakes its HostedAgents; backoff covers a
+        # wake that was missed
+        Reason.PROJECT_NOT_FOUND,
+        Reason.PROJECT_NOT_READY,
     }
 
 
