@@ -273,9 +273,7 @@ class NamespaceSelector(CrdModel):
     """Which namespaces may use a ClusterFoundryProject, by their labels (a
     metav1.LabelSelector; {} admits every namespace)."""
 
-    match_labels: (
-        dict[Annotated[str, Field(max_length=317)], Annotated[str, Field(max_length=63)]] | None
-    ) = Field(
+    match_labels: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
         default=None,
         max_length=MAX_SELECTOR_TERMS,
         description="Labels a namespace must carry, with these values.",

@@ -334,7 +334,11 @@ class FoundryClient:
             try:
                 return await self._once(operation, fn)
             except FoundryError as err:
-                retryable = err.status is None or err.status == 429 or err.status >= 500
+                # A credential the identity provider refused is refused again at once.
+                unanswered = err.status is None and err.code != CREDENTIAL_REJECTED
+                retryable = unanswered or (
+                    err.status is not None and (err.status == 429 or err.status >= 500)
+                )
                 pause = err.retry_after if err.retry_after is not None else 0.25 * 2**attempt
                 if (
                     not idempotent
