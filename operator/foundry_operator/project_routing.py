@@ -168,8 +168,10 @@ class AgentRouter:
         ref = project_ref_of(resource.spec)
         if ref is None:
             return await self.default.reconcile(resource)
-        _, resolved = await self._resolver.resolve(ref, resource.namespace)
+        key, resolved = await self._resolver.resolve(ref, resource.namespace)
         if isinstance(resolved, Failure):
+            if self._resolver.clients.get(key) is None:
+                self._bound.pop(key, None)  # the project's client is gone: so is its reconciler
             return self.default.refuse(resource, resolved)
         return await self._for(resolved).reconcile(resource)
 

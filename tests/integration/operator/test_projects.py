@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def emulator_two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 ]
             },
             "projects": [
-                {"name": "alpha", "principals": ["app-alpha"]},
+                {"name": "alpha", "principals": ["app-alpha", "app-wi"]},
                 {"name": "beta", "principals": ["app-beta"]},
             ],
         },
@@ -57,11 +58,18 @@ def emulator_two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="module")
+def federated_token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the operator reads its projected ServiceAccount token (written by a test)."""
+    return tmp_path_factory.mktemp("federated") / "token"
+
+
+@pytest.fixture(scope="module")
 def project_operator(
     kube: KubeEnv,
     crd_installed: None,
     operator_process: OperatorProcess,
     emulator_two_projects: EmulatorProcess,
+    federated_token_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     wait_established(PROJECT_CRDS, kube.env, kubectl=str(kube.kubectl_bin))
@@ -71,6 +79,8 @@ def project_operator(
         kubeconfig=kube.kubeconfig,
         foundry_env=emulator_two_projects.env,
         args=["--metrics-port", "0", "--health-port", "0", "--backoff-max-seconds", "3"],
+        # As AKS workload identity projects it into the pod.
+        extra_env={"AZURE_FEDERATED_TOKEN_FILE": str(federated_token_file)},
     )
     proc.start()
     proc.wait_until_logged("Initial authentication has finished")
@@ -380,3 +390,58 @@ def condition_of_project(kubectl: Any, namespace: str) -> dict[str, Any]:
     return next(
         (c for c in body.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
     )
+
+
+@pytest.mark.usefixtures("project_operator")
+def test_workload_identity_exchanges_the_operators_service_account_token(
+    kubectl: Any, namespace: str, emulator_two_projects: EmulatorProcess, federated_token_file: Path
+) -> None:
+    emu = emulator_two_projects
+    subject = f"system:serviceaccount:{namespace}:foundry-operator"
+    apps = emu.admin().config()["auth"]["apps"]
+    apps = [a for a in apps if a["client_id"] != "app-wi"]
+    emu.admin().patch_config(
+        {"auth": {"apps": [*apps, {"client_id": "app-wi", "federated_subject": subject}]}}
+    )
+    kubectl("create", "serviceaccount", "foundry-operator", "-n", namespace)
+    token = kubectl(
+        "create",
+        "token",
+        "foundry-operator",
+        "-n",
+        namespace,
+        "--audience",
+        "api://AzureADTokenExchange",
+        "--duration=1h",
+    ).stdout.strip()
+    federated_token_file.write_text(token)
+    project = {
+        "apiVersion": "foundry.agents.dev/v1alpha1",
+        "kind": "FoundryProject",
+        "metadata": {"name": "main"},
+        "spec": {
+            "endpoint": emu.project_endpoint("alpha"),
+            "credential": {"source": "WorkloadIdentity", "clientId": "app-wi", "tenantId": TENANT},
+        },
+    }
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(project))
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "foundryproject/main",
+        "-n",
+        namespace,
+        timeout=70,
+    )
+    name = unique("federated")
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=manifest(name, IMAGE, projectRef={"name": "main"}),
+    )
+    wait_ready(kubectl, namespace, name)
+    assert name in agent_names(emu, "alpha")
