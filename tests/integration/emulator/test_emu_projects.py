@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import time
 import uuid
@@ -20,9 +21,13 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects.aio import AIProjectClient as AsyncAIProjectClient
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.identity import ClientSecretCredential, DefaultAzureCredential
+from azure.identity import CertificateCredential, ClientSecretCredential, DefaultAzureCredential
 from azure.identity import WorkloadIdentityCredential as SyncWorkloadIdentityCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from emu_helpers import client_env, hosted_definition
 
 from foundry_devtools.emulator.process import EmulatorProcess
@@ -190,3 +195,65 @@ def test_the_default_project_still_takes_the_managed_identity(
     ):
         c.agents.get("anything")
     assert caught.value.status_code == 403
+
+
+def _certificate(tmp_path: Path) -> tuple[str, Path]:
+    """A self-signed certificate: its PEM (to register) and a PEM file with its key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app-cert")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    path = tmp_path / "app-cert.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + pem.encode()
+    )
+    return pem, path
+
+
+def test_a_certificate_credential_is_accepted_only_with_the_registered_certificate(
+    emulator: EmulatorProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    registered, key_file = _certificate(tmp_path)
+    (tmp_path / "other").mkdir()
+    _, other_key = _certificate(tmp_path / "other")
+    admin = emulator.admin()
+    apps = admin.config()["auth"]["apps"]
+    admin.patch_config(
+        {"auth": {"apps": [*apps, {"client_id": "app-cert", "certificate_pem": registered}]}}
+    )
+    options = {"authority": env["AZURE_AUTHORITY_HOST"], "disable_instance_discovery": True}
+    credential = CertificateCredential(TENANT, "app-cert", str(key_file), **options)
+    assert credential.get_token("https://ai.azure.com/.default").token
+    forged = CertificateCredential(TENANT, "app-cert", str(other_key), **options)
+    with pytest.raises(ClientAuthenticationError) as caught:
+        forged.get_token("https://ai.azure.com/.default")
+    assert "AADSTS700027" in str(caught.value)
+
+
+def test_default_azure_credential_takes_the_workload_identity_env(
+    emulator: EmulatorProcess, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = _federated_token(tmp_path / "token", SUBJECT, "api://AzureADTokenExchange")
+    # What AKS workload identity puts in a pod's environment.
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AZURE_CLIENT_ID", "app-wi")
+    monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "WorkloadIdentityCredential")
+    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    with AIProjectClient(endpoint=emulator.project_endpoint("alpha"), credential=credential) as c:
+        list(c.agents.list())

@@ -26,6 +26,7 @@ from foundry_devtools.kubewait import wait_established
 from foundry_devtools.local import OperatorProcess
 from support import KubeEnv, wait_for
 from support.hagent import condition, get, manifest, unique, wait_ready
+from unit.argocd.healthcheck import ARGOCD, evaluate
 
 TENANT = "contoso"
 SECRETS = {"app-alpha": "alpha-secret-value-1", "app-beta": "beta-secret-value-2"}
@@ -185,6 +186,7 @@ def test_each_namespace_lands_in_its_own_project(
     setup_project(kubectl, second_namespace, emu, "beta", "app-beta")
     shown = kubectl("get", "foundryproject", "main", "-n", namespace).stdout
     assert "ClientSecret" in shown and "True" in shown and "alpha" in shown
+    assert project_health(kubectl, namespace).status == "Healthy"
     ref = {"projectRef": {"name": "main"}}
     a, b = unique("in-alpha"), unique("in-beta")
     kubectl("apply", "-n", namespace, "-f", "-", input=manifest(a, IMAGE, **ref))
@@ -347,6 +349,8 @@ def test_deleting_with_broken_credentials_reports_it_and_retain_lets_go(
         timeout=30,
         what="the project to report the refused credential",
     )
+    health = project_health(kubectl, namespace)
+    assert health.status == "Degraded" and "AuthenticationFailed" in health.message
     kubectl("delete", "hagent", name, "-n", namespace, "--wait=false")
 
     def blocked() -> dict[str, Any] | None:
@@ -381,6 +385,14 @@ def test_deleting_with_broken_credentials_reports_it_and_retain_lets_go(
         what="the HostedAgent to be released",
     )
     assert name in agent_names(emu, "alpha")  # retained in Foundry
+
+
+def project_health(kubectl: Any, namespace: str) -> Any:
+    """What Argo CD would show for the project, from the status the operator wrote."""
+    body = json.loads(
+        kubectl("get", "foundryproject", "main", "-n", namespace, "-o", "json").stdout
+    )
+    return evaluate(body, (ARGOCD / "health-project.lua").read_text())
 
 
 def condition_of_project(kubectl: Any, namespace: str) -> dict[str, Any]:
