@@ -1169,6 +1169,17 @@ class Reconciler:
             status, transition_events(previous, report), Look.RETRY, "retry", None, agent
         )
 
+    def released_untouched(self, resource: Resource, failure: Failure) -> Outcome:
+        """Deletion of a HostedAgent that never had a Foundry version: let go at once."""
+        previous = load_status(resource.status)
+        agent = previous.agent_name or resource.name
+        event = Event(
+            "Normal",
+            "Released",
+            f"Nothing of it was created in Foundry ({failure.message.rstrip('.')}); released",
+        )
+        return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+
     def refuse(self, resource: Resource, failure: Failure) -> Outcome:
         """The HostedAgent cannot be reconciled for a reason outside Foundry (its project):
         a transient one is retried with backoff and keeps what is serving in status; one

@@ -48,6 +48,13 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
 
 PROJECTS = Gauge(
     "foundry_operator_projects",
-    "FoundryProjects and ClusterFoundryProjects known to this operator, by phase.",
+    "FoundryProjects known to this operator, by phase.",
+    ["phase"],
+)
+
+# A gauge of its own: each engine instance sets every phase of its gauge.
+CLUSTER_PROJECTS = Gauge(
+    "foundry_operator_cluster_projects",
+    "ClusterFoundryProjects known to this operator, by phase.",
     ["phase"],
 )

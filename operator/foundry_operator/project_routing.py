@@ -32,6 +32,7 @@ from .reconcile.errors import Failure, Reason, clean_message
 from .reconcile.project import (
     ProjectKey,
     cluster_projects_unavailable,
+    created_nothing,
     cross_namespace_refusal,
     not_found,
     on_deletion,
@@ -182,5 +183,9 @@ class AgentRouter:
             return await self.default.delete(resource)
         key, resolved = await self._resolver.resolve(ref, resource.namespace, deleting=True)
         if isinstance(resolved, Failure):
+            if created_nothing(resource.status):
+                # Refused from the start (another namespace's project, one that never was
+                # Ready): nothing of it is in Foundry, so nothing holds it.
+                return self.default.released_untouched(resource, resolved)
             return self.default.deletion_blocked(resource, on_deletion(resolved, key))
         return await self._for(resolved).delete(resource)

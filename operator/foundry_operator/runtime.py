@@ -212,7 +212,7 @@ class Runtime:
                 finalizer=finalizer,
                 workers=PROJECT_WORKERS,
                 timing=timing,
-                phases=metrics.PROJECTS,
+                phases=metrics.PROJECTS if kind == PROJECT_KIND else metrics.CLUSTER_PROJECTS,
             )
         await engine.start()
         await toolbox_engine.start()

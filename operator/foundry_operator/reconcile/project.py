@@ -253,6 +253,17 @@ def on_deletion(failure: Failure, key: ProjectKey | None) -> Failure:
     )
 
 
+def created_nothing(status: Mapping[str, Any] | None) -> bool:
+    """Whether a HostedAgent's status shows it never had a Foundry version (it was refused
+    from the start): its deletion then has nothing to delete and needs no project."""
+    status = status or {}
+    return (
+        not status.get("versions")
+        and not status.get("latestVersion")
+        and not (status.get("servingVersion"))
+    )
+
+
 def ready_marker(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a HostedAgent using the project cares about: its generation and Ready status."""
     meta = body.get("metadata") or {}

@@ -221,6 +221,8 @@ def test_another_namespaces_project_is_refused(
     assert "another namespace" in refused["message"]
     assert get(kubectl, second_namespace, name)["status"]["phase"] == "Failed"
     assert name not in agent_names(emulator_two_projects, "alpha")
+    # Nothing of it is in Foundry: its deletion needs no project and lets go at once.
+    kubectl("delete", "hagent", name, "-n", second_namespace, "--timeout=30s", timeout=40)
 
 
 @pytest.mark.usefixtures("project_operator")

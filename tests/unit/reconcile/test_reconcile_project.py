@@ -19,6 +19,7 @@ from foundry_operator.project_routing import project_ref_of, retains
 from foundry_operator.reconcile.errors import Failure, Reason
 from foundry_operator.reconcile.project import (
     ProjectKey,
+    created_nothing,
     cross_namespace_refusal,
     describe_credential,
     fingerprint,
@@ -260,3 +261,11 @@ def test_links_wake_the_users_of_a_project_that_moved_or_went() -> None:
     assert links.project_seen("ClusterFoundryProject", "DELETED", cluster, None) == [("c", "z")]
     links.agent_seen("DELETED", _agent("x", "a", {"name": "p"}))
     assert links.users("FoundryProject", "a", "p") == [("b", "y")]
+
+
+def test_only_a_hosted_agent_that_never_had_a_version_is_released_without_its_project() -> None:
+    assert created_nothing(None)
+    assert created_nothing({"phase": "Failed", "conditions": []})
+    assert not created_nothing({"latestVersion": "1"})
+    assert not created_nothing({"servingVersion": "2"})
+    assert not created_nothing({"versions": [{"version": "1"}]})
