@@ -132,6 +132,13 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
         "description": "Base URL of the agent's Responses endpoint for OpenAI clients",
         "priority": 1,
     },
+    {
+        "name": "Project",
+        "type": "string",
+        "jsonPath": ".spec.projectRef.name",
+        "description": "FoundryProject or ClusterFoundryProject (empty: the operator's own)",
+        "priority": 1,
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 

@@ -311,6 +311,9 @@ class FoundryProjectSpec(CrdModel):
     credential: ProjectCredential = Field(
         default_factory=ProjectCredential,
         description="How the operator authenticates to the project. Default: its own identity.",
+        # The apiserver fills in the Operator source when credential is absent, so that
+        # what is in use shows in the object and in kubectl's Credential column.
+        json_schema_extra={"default": {"source": "Operator"}},
     )
     max_concurrency: int | None = Field(
         default=None,

@@ -26,9 +26,20 @@ from ..api.project import (
 )
 from ..api.resource import CLUSTER_PROJECT_KIND, PROJECT_KIND
 from ..api.status import LastError, Phase
-from .conditions import apply_phase, find_condition
+from .conditions import (
+    FALSE,
+    TRUE,
+    ConditionType,
+    ConditionUpdate,
+    StateReason,
+    apply_phase,
+    find_condition,
+    merge_conditions,
+)
 from .errors import Failure, Reason, clean_message
 
+# The Ready reason of a project that got a token and an answer.
+CONNECTED: Final = "Connected"
 # The finalizer a person may remove by hand to let go of a HostedAgent whatever its project.
 FINALIZER: Final = "foundry.agents.dev/finalizer"
 
@@ -212,19 +223,28 @@ def project_status(
     credential: str | None,
     failure: Failure | None = None,
 ) -> FoundryProjectStatus:
-    message = (
-        "a token was obtained and the project answered"
-        if failure is None and phase is Phase.READY
-        else ""
-    )
-    conditions = apply_phase(
-        previous.conditions,
-        phase,
-        generation=generation,
-        now=now.astimezone(UTC),
-        reason=failure.reason if failure else None,
-        message=failure.message if failure else message,
-    )
+    if failure is None and phase is Phase.READY:
+        # A project has no version: Ready says it is connected, in a word of its own.
+        message = "a token was obtained and the project answered"
+        conditions = merge_conditions(
+            previous.conditions,
+            [
+                ConditionUpdate(ConditionType.READY, TRUE, CONNECTED, message),
+                ConditionUpdate(ConditionType.PROGRESSING, FALSE, CONNECTED, ""),
+                ConditionUpdate(ConditionType.DEGRADED, FALSE, StateReason.AS_EXPECTED, ""),
+            ],
+            generation=generation,
+            now=now.astimezone(UTC),
+        )
+    else:
+        conditions = apply_phase(
+            previous.conditions,
+            phase,
+            generation=generation,
+            now=now.astimezone(UTC),
+            reason=failure.reason if failure else None,
+            message=failure.message if failure else "",
+        )
     return FoundryProjectStatus(
         observed_generation=generation,
         phase=phase,

@@ -193,6 +193,11 @@ def test_status_is_ready_or_says_why_not() -> None:
     )
     assert ready.phase is Phase.READY and ready.observed_generation == 2
     assert {c.type: str(c.status) for c in ready.conditions}["Ready"] == "True"
+    assert {c.type: c.reason for c in ready.conditions} == {
+        "Ready": "Connected",
+        "Progressing": "Connected",
+        "Degraded": "AsExpected",
+    }
     failure = Failure(Reason.AUTHENTICATION_FAILED, "CredentialRejected", "invalid_client")
     failed = project_status(
         ready,
