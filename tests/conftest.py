@@ -119,7 +119,12 @@ def crd_installed(kubectl: Kubectl, kube: KubeEnv) -> None:
     """The project's CRDs, applied and Established."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     wait_established(
-        ["hostedagents.foundry.agents.dev", "foundrytoolboxes.foundry.agents.dev"],
+        [
+            "hostedagents.foundry.agents.dev",
+            "foundrytoolboxes.foundry.agents.dev",
+            "foundryprojects.foundry.agents.dev",
+            "clusterfoundryprojects.foundry.agents.dev",
+        ],
         kube.env,
         kubectl=str(kube.kubectl_bin),
     )

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -221,8 +221,12 @@ class Reconciler:
         directory_min_batch: int = MIN_BATCH,
         toolboxes: Toolboxes | None = None,
         toolbox_locks: ToolboxLocks | None = None,
+        explain_deletion: Callable[[Failure], Failure] | None = None,
     ) -> None:
         self.foundry = foundry
+        # How a deletion that Foundry refused is explained (a project's client adds which
+        # project, and how to let go without Foundry).
+        self.explain_deletion = explain_deletion or (lambda failure: failure)
         self.env = env
         self.configmaps = configmaps
         # FoundryToolboxes named in spec.toolbox are read through this (None: not wired).
@@ -1373,21 +1377,55 @@ class Reconciler:
                         await delete_owned_toolbox(self.foundry, owned, owner)
             except FoundryError as err:
                 failure = describe_http_error(err.status, err.code, err.message)
-                report = Report(Phase.DELETING, agent, failure=failure)
-                status = build_status(previous, report, generation=resource.generation, now=_now())
-                return Outcome(
-                    status,
-                    events + transition_events(previous, report),
-                    Look.RETRY,
-                    "retry",
-                    err.retry_after,
-                    agent,
-                )
+                blocked = self.deletion_blocked(resource, self.explain_deletion(failure))
+                return replace(blocked, events=events + blocked.events, retry_after=err.retry_after)
         self._release_adoption(agent, resource.owner)
         events.append(
             Event("Normal", "Deleted", f"Deleted {deleted} Foundry version(s) of agent {agent!r}")
         )
         return Outcome(None, events, Look.DONE, "deleted", None, agent)
+
+    def deletion_blocked(self, resource: Resource, failure: Failure) -> Outcome:
+        """Deleting, and why it cannot finish yet: looked at again with backoff (never a hot
+        loop), while deletionPolicy: Retain or a removed finalizer still lets go."""
+        previous = load_status(resource.status)
+        parsed = parse_spec(resource)
+        agent = previous.agent_name or (
+            parsed[1] if not isinstance(parsed, Failure) else resource.name
+        )
+        report = Report(Phase.DELETING, agent, failure=failure)
+        status = build_status(previous, report, generation=resource.generation, now=_now())
+        return Outcome(
+            status, transition_events(previous, report), Look.RETRY, "retry", None, agent
+        )
+
+    def released_untouched(self, resource: Resource, failure: Failure) -> Outcome:
+        """Deletion of a HostedAgent that never had a Foundry version: let go at once."""
+        previous = load_status(resource.status)
+        agent = previous.agent_name or resource.name
+        event = Event(
+            "Normal",
+            "Released",
+            f"Nothing of it was created in Foundry ({failure.message.rstrip('.')}); released",
+        )
+        return Outcome(None, [event], Look.DONE, "deleted", None, agent)
+
+    def refuse(self, resource: Resource, failure: Failure) -> Outcome:
+        """The HostedAgent cannot be reconciled for a reason outside Foundry (its project):
+        a transient one is retried with backoff and keeps what is serving in status; one
+        that needs a change waits for it (a changed project or spec wakes the object)."""
+        previous = load_status(resource.status)
+        parsed = parse_spec(resource)
+        if isinstance(parsed, Failure):
+            report = Report(Phase.FAILED, resource.name, failure=parsed)
+            return self._finish(resource, previous, report, Look.SETTLED, "failed")
+        agent = parsed[1]
+        if failure.transient:
+            return replace(self._unresolvable(resource, previous, agent, failure, ()), agent=agent)
+        report = Report(Phase.FAILED, agent, failure=failure)
+        return replace(
+            self._finish(resource, previous, report, Look.SETTLED, "failed"), agent=agent
+        )
 
     def _release_adoption(self, agent: str, owner: str) -> None:
         if self._adopters.get(agent) == owner:

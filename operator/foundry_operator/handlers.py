@@ -19,8 +19,18 @@ from typing import Any
 import aiohttp
 import kopf
 
-from .api.resource import GROUP, PLURAL, TOOLBOX_PLURAL, VERSION
+from .api.resource import (
+    CLUSTER_PROJECT_KIND,
+    CLUSTER_PROJECT_PLURAL,
+    GROUP,
+    PLURAL,
+    PROJECT_KIND,
+    PROJECT_PLURAL,
+    TOOLBOX_PLURAL,
+    VERSION,
+)
 from .kube import config
+from .reconcile.project import ready_marker
 from .runtime import Runtime
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -139,6 +149,7 @@ async def observe(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any
     memo.engine.observe(event.get("type"), body)
     for namespace, name in memo.toolbox_links.agent_seen(event.get("type"), body):
         memo.toolbox_engine.enqueue(namespace, name)
+    memo.projects.agent_seen(event.get("type"), body)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -156,3 +167,52 @@ async def observe_toolbox(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, 
 @kopf.on.delete(GROUP, VERSION, TOOLBOX_PLURAL)
 async def release_toolbox(body: kopf.Body, memo: Runtime, **_: Any) -> None:
     await memo.toolbox_engine.release(body)
+
+
+def _project_event(kind: str, event: kopf.RawEvent, body: kopf.Body, memo: Runtime) -> None:
+    engine = memo.project_engine(kind)
+    if engine is None:
+        return
+    engine.observe(event.get("type"), body)
+    marker = ready_marker(body)
+    for namespace, name in memo.projects.project_seen(kind, event.get("type"), body, marker):
+        memo.engine.enqueue(namespace, name)
+
+
+async def _project_release(kind: str, body: kopf.Body, memo: Runtime) -> None:
+    engine = memo.project_engine(kind)
+    if engine is not None:
+        await engine.release(body)
+
+
+@kopf.on.event(GROUP, VERSION, PROJECT_PLURAL)
+async def observe_project(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    _project_event(PROJECT_KIND, event, body, memo)
+
+
+@kopf.on.delete(GROUP, VERSION, PROJECT_PLURAL)
+async def release_project(body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    await _project_release(PROJECT_KIND, body, memo)
+
+
+async def observe_cluster_project(
+    event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any
+) -> None:
+    _project_event(CLUSTER_PROJECT_KIND, event, body, memo)
+
+
+async def release_cluster_project(body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    await _project_release(CLUSTER_PROJECT_KIND, body, memo)
+
+
+_cluster_served: list[bool] = []
+
+
+def serve_cluster_projects() -> None:
+    """Watch ClusterFoundryProjects too: only a cluster-wide install may (a namespaced one
+    has no cluster-scoped rule, and kopf would retry a refused watch forever)."""
+    if _cluster_served:
+        return
+    _cluster_served.append(True)
+    kopf.on.event(GROUP, VERSION, CLUSTER_PROJECT_PLURAL)(observe_cluster_project)
+    kopf.on.delete(GROUP, VERSION, CLUSTER_PROJECT_PLURAL)(release_cluster_project)

@@ -69,3 +69,43 @@ class ToolboxLinks:
         if before is _UNSEEN or before == marker:
             return []
         return self.users(*key)
+
+
+class ProjectLinks:
+    """Which HostedAgents name which project (spec.projectRef), learned from their watch
+    events, so that a project that changes, becomes Ready, connects or goes wakes them at
+    once instead of at their next resync (a hint, like ToolboxLinks)."""
+
+    def __init__(self) -> None:
+        self._uses: dict[Key, tuple[str, str, str]] = {}  # HostedAgent -> (kind, ns, name)
+        self._seen: dict[tuple[str, str, str], object] = {}
+
+    def agent_seen(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _key(body)
+        spec = body.get("spec")
+        ref = spec.get("projectRef") if isinstance(spec, Mapping) else None
+        if event_type == "DELETED" or not isinstance(ref, Mapping) or not ref.get("name"):
+            self._uses.pop(key, None)
+            return
+        kind = str(ref.get("kind") or "FoundryProject")
+        namespace = "" if kind == "ClusterFoundryProject" else str(ref.get("namespace") or key[0])
+        self._uses[key] = (kind, namespace, str(ref["name"]))
+
+    def users(self, kind: str, namespace: str, name: str) -> list[Key]:
+        return sorted(k for k, v in self._uses.items() if v == (kind, namespace, name))
+
+    def project_seen(
+        self, kind: str, event_type: str | None, body: Mapping[str, Any], marker: object
+    ) -> list[Key]:
+        """A project's watch event; the HostedAgents to look at again when what they
+        depend on (``marker``: generation and Ready) moved, or the project went."""
+        namespace, name = _key(body)
+        target = (kind, namespace, name)
+        if event_type == "DELETED":
+            self._seen.pop(target, None)
+            return self.users(*target)
+        before = self._seen.get(target, _UNSEEN)
+        self._seen[target] = marker
+        if before is _UNSEEN or before == marker:
+            return []
+        return self.users(*target)

@@ -44,3 +44,17 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
     """Expose /metrics on ``port`` (0 disables it)."""
     if port:
         start_http_server(port, addr=addr)
+
+
+PROJECTS = Gauge(
+    "foundry_operator_projects",
+    "FoundryProjects known to this operator, by phase.",
+    ["phase"],
+)
+
+# A gauge of its own: each engine instance sets every phase of its gauge.
+CLUSTER_PROJECTS = Gauge(
+    "foundry_operator_cluster_projects",
+    "ClusterFoundryProjects known to this operator, by phase.",
+    ["phase"],
+)

@@ -18,6 +18,13 @@ refusals and kopf's "Not enough permissions" warnings):
   with ``spec.toolbox`` GETs its toolbox (``kube/toolboxes.py``), and a toolbox being
   deleted LISTs the HostedAgents of its namespace (``ToolboxInUse``): both within the rules
   above.
+- FoundryProjects get the same as FoundryToolboxes (watch, finalizer, status; a HostedAgent
+  with ``spec.projectRef`` GETs its project). A project's credential Secret is read by name
+  with the Secret rule below (a ClusterFoundryProject's, in the namespace it names, is
+  within the cluster-wide rule). ClusterFoundryProjects and the Namespace GET for their
+  ``namespaceSelector`` exist only cluster-wide: a namespaced install serves no
+  ClusterFoundryProject (``handlers.serve_cluster_projects``). Events about a cluster
+  project go to ``default``, within the cluster-wide Event rule.
 - Secrets and ConfigMaps: values are read by name (``kube/env.py``), and a metadata-only
   list+watch (``kube/refwatch.py``) notices changes to the ones HostedAgents reference.
 - The endpoint ConfigMap (``spec.endpointConfigMap``, ``kube/configmaps.py``): read by name
@@ -42,7 +49,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .api.resource import GROUP, PLURAL, TOOLBOX_PLURAL
+from .api.resource import CLUSTER_PROJECT_PLURAL, GROUP, PLURAL, PROJECT_PLURAL, TOOLBOX_PLURAL
 from .settings import Settings
 
 LEASE_GROUP = "coordination.k8s.io"
@@ -144,6 +151,21 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
             "the toolbox's phase, conditions and current version in status",
         ),
         Permission(
+            GROUP,
+            PROJECT_PLURAL,
+            frozenset({Verb.GET, Verb.LIST, Verb.WATCH, Verb.PATCH}),
+            watched,
+            "kopf watches FoundryProjects and patches its finalizer; a HostedAgent with "
+            "spec.projectRef reads its project by name",
+        ),
+        Permission(
+            GROUP,
+            f"{PROJECT_PLURAL}/status",
+            frozenset({Verb.PATCH}),
+            watched,
+            "the project's phase and conditions (Ready: a token and a read succeeded)",
+        ),
+        Permission(
             "",
             "events",
             frozenset({Verb.CREATE, Verb.PATCH}),
@@ -179,6 +201,35 @@ def required(scope: Scope, *, leader_election: bool) -> tuple[Permission, ...]:
                 frozenset({Verb.LIST, Verb.WATCH}),
                 Place.CLUSTER,
                 "kopf notices CRDs that appear or change while it runs",
+            )
+        )
+        needs.append(
+            Permission(
+                GROUP,
+                CLUSTER_PROJECT_PLURAL,
+                frozenset({Verb.GET, Verb.LIST, Verb.WATCH, Verb.PATCH}),
+                Place.CLUSTER,
+                "kopf watches ClusterFoundryProjects (cluster-wide installs only) and patches "
+                "its finalizer; a HostedAgent naming one reads it by name",
+            )
+        )
+        needs.append(
+            Permission(
+                GROUP,
+                f"{CLUSTER_PROJECT_PLURAL}/status",
+                frozenset({Verb.PATCH}),
+                Place.CLUSTER,
+                "the cluster project's phase and conditions",
+            )
+        )
+        needs.append(
+            Permission(
+                "",
+                "namespaces",
+                frozenset({Verb.GET}),
+                Place.CLUSTER,
+                "the labels of a HostedAgent's namespace, matched against a "
+                "ClusterFoundryProject's namespaceSelector",
             )
         )
     if leader_election:

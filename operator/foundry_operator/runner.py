@@ -11,7 +11,7 @@ import threading
 
 import kopf
 
-from . import handlers, metrics  # noqa: F401  (handlers registers itself with kopf)
+from . import handlers, metrics
 from . import settings as settings_mod
 from .kube import config
 from .kube.api import KubeClient
@@ -94,6 +94,8 @@ async def _operate(settings: Settings) -> bool:
         if lease_client is not None:
             elector = await _lead(settings, lease_client)
             elector.keep(lost.set)
+        if not settings.namespaces:
+            handlers.serve_cluster_projects()
         await kopf.operator(
             clusterwide=not settings.namespaces,
             namespaces=settings.namespaces,

@@ -22,6 +22,8 @@ CRDS = REPO / "crds"
 CRD_FILE = CRDS / "hostedagents.foundry.agents.dev.yaml"
 CRD_NAME = "hostedagents.foundry.agents.dev"
 TOOLBOX_CRD_NAME = "foundrytoolboxes.foundry.agents.dev"
+PROJECT_CRD_NAME = "foundryprojects.foundry.agents.dev"
+CLUSTER_PROJECT_CRD_NAME = "clusterfoundryprojects.foundry.agents.dev"
 CI_VALUES = sorted(CHART.glob("ci/*-values.yaml"))
 
 Manifest = dict[str, Any]

@@ -14,9 +14,11 @@ import yaml
 from chartkit import (
     CHART,
     CI_VALUES,
+    CLUSTER_PROJECT_CRD_NAME,
     CRD_FILE,
     CRD_NAME,
     CRDS,
+    PROJECT_CRD_NAME,
     TOOLBOX_CRD_NAME,
     Helm,
     Manifest,
@@ -239,7 +241,9 @@ def test_crd_is_the_repository_crd_kept_on_uninstall(helm: Helm, values: tuple[P
         assert crds == []
         return
     by_name = {crd["metadata"]["name"]: crd for crd in crds}
-    assert sorted(by_name) == sorted([CRD_NAME, TOOLBOX_CRD_NAME])
+    assert sorted(by_name) == sorted(
+        [CRD_NAME, TOOLBOX_CRD_NAME, PROJECT_CRD_NAME, CLUSTER_PROJECT_CRD_NAME]
+    )
     for name, crd in by_name.items():
         assert crd["spec"] == yaml.safe_load((CRDS / f"{name}.yaml").read_text())["spec"]
         keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")

@@ -418,6 +418,7 @@ def test_short_name_and_printer_columns(kubectl: Kubectl, namespace: str) -> Non
         "REASON",
         "LATEST",
         "ENDPOINT",
+        "PROJECT",
         "AGE",
     ]
 
@@ -460,3 +461,22 @@ def test_latest_tag_is_accepted_with_a_warning_at_apply(kubectl: Kubectl, namesp
     assert "Warning:" in result.stderr and "versioned tag or a digest" in result.stderr
     pinned = apply(kubectl, namespace, manifest("pinned"))
     assert pinned.returncode == 0 and "Warning" not in pinned.stderr
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_project_kinds_show_endpoint_credential_and_readiness(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    project = {
+        "apiVersion": "foundry.agents.dev/v1alpha1",
+        "kind": "FoundryProject",
+        "metadata": {"name": "main"},
+        "spec": {"endpoint": "https://acct.services.ai.azure.com/api/projects/p"},
+    }
+    assert apply(kubectl, namespace, json.dumps(project)).returncode == 0
+    lines = kubectl("get", "fproject", "-n", namespace).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ENDPOINT", "CREDENTIAL", "READY", "REASON", "AGE"]
+    # The default credential is filled in by the apiserver, so the column is never empty.
+    assert "Operator" in lines[1].split()
+    wide = kubectl("get", "cfproject", "-o", "wide").stdout
+    assert wide == "" or wide.splitlines()[0].split()[-2:] == ["NAMESPACES", "AGE"]

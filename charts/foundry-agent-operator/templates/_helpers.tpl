@@ -152,6 +152,12 @@ admission plugin (where enabled) allows only with update there.
 - apiGroups: ["foundry.agents.dev"]
   resources: ["foundrytoolboxes/status"]
   verbs: ["patch"]
+- apiGroups: ["foundry.agents.dev"]
+  resources: ["foundryprojects"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["foundry.agents.dev"]
+  resources: ["foundryprojects/status"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -161,4 +167,22 @@ admission plugin (where enabled) allows only with update there.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create", "patch", "delete"]
+{{- end }}
+
+{{/*
+A CRD of files/crds/ by file name, dressed as the two above: the chart's labels and the
+keep annotations. Called with (dict "root" $ "file" "NAME.yaml").
+*/}}
+{{- define "foundry-agent-operator.crdFile" -}}
+{{- $path := printf "files/crds/%s" .file }}
+{{- $crd := .root.Files.Get $path | fromYaml }}
+{{- if hasKey $crd "Error" }}
+{{- fail (printf "%s does not parse: %s" $path $crd.Error) }}
+{{- end }}
+{{- $labels := merge (include "foundry-agent-operator.labels" .root | fromYaml) ($crd.metadata.labels | default dict) }}
+{{- $_ := set $crd.metadata "labels" $labels }}
+{{- if .root.Values.crds.keep }}
+{{- $_ := set $crd.metadata "annotations" (dict "helm.sh/resource-policy" "keep" "argocd.argoproj.io/sync-options" "Delete=false,Prune=false") }}
+{{- end }}
+{{- toYaml $crd }}
 {{- end }}

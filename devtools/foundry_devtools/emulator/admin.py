@@ -106,8 +106,10 @@ class AdminClient:
         field the SDK's models do not have (400 ``unknown_field``, ``param`` naming it)."""
         self.patch_config({"validation": {"reject_unknown_fields": on}})
 
-    def state(self) -> dict[str, Any]:
-        return self._object("GET", "/state")
+    def state(self, project: str | None = None) -> dict[str, Any]:
+        """Everything one project holds (the default project unless ``project`` is named)."""
+        query = "?" + urllib.parse.urlencode({"project": project}) if project else ""
+        return self._object("GET", f"/state{query}")
 
     def requests(
         self, *, operation: str | None = None, agent: str | None = None
@@ -122,8 +124,12 @@ class AdminClient:
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 
-    def token(self, resource: str | None = None) -> str:
-        body = {"resource": resource} if resource else {}
+    def token(self, resource: str | None = None, *, client_id: str | None = None) -> str:
+        """A token for ``resource``, issued to ``client_id`` when named (what a project's
+        principals list checks)."""
+        body: dict[str, Any] = {"resource": resource} if resource else {}
+        if client_id is not None:
+            body["client_id"] = client_id
         return str(self._object("POST", "/token", body)["access_token"])
 
     # ----------------------------------------------------------------- faults

@@ -268,11 +268,43 @@ class FaultRule(_Section):
     message: str | None = None
 
 
+class AppRegistration(_Section):
+    """A service principal the Entra-style token endpoint (``entra.py``) issues tokens to:
+    with its client secret, a client assertion signed by its certificate, or a federated
+    token (a Kubernetes ServiceAccount token) whose subject it trusts."""
+
+    client_id: str = Field(min_length=1, max_length=128)
+    # None: any tenant in the token URL is accepted for this client.
+    tenant_id: str | None = None
+    client_secret: str | None = None
+    # PEM of the certificate whose key signs the client assertions (ClientCertificate).
+    certificate_pem: str | None = None
+    # `sub` of the federated tokens accepted as client assertions (WorkloadIdentity), e.g.
+    # system:serviceaccount:NAMESPACE:NAME; their signature is not checked.
+    federated_subject: str | None = None
+    federated_audience: str = "api://AzureADTokenExchange"
+
+
 class AuthSettings(_Section):
     # Accept any bearer token, e.g. a real Entra token from `az login` during local dev.
     accept_any_bearer: bool = False
     audiences: list[str] = Field(default_factory=lambda: ["https://ai.azure.com"])
     token_lifetime_seconds: int = Field(default=86400, ge=60)
+    apps: list[AppRegistration] = Field(default_factory=list)
+
+
+# The subject of tokens from the managed-identity endpoint (what `principals` names).
+MANAGED_IDENTITY_PRINCIPAL = "managed-identity"
+
+
+class ProjectSettings(_Section):
+    """One project the emulator serves besides (or restricting) the default one: its own
+    path prefix /api/projects/NAME and its own state."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # Who may call it: client IDs of app registrations, and "managed-identity" for tokens
+    # of the identity endpoint. None: every valid token (the default project's behaviour).
+    principals: list[str] | None = None
 
 
 class LifecycleSettings(_Section):
@@ -363,6 +395,8 @@ class EmulatorConfig(_Section):
     include_default_failure_rules: bool = True
     failure_rules: list[FailureRule] = Field(default_factory=list)
     faults: list[FaultRule] = Field(default_factory=list)
+    # Further projects (and the default one's authorization, listed under its own name).
+    projects: list[ProjectSettings] = Field(default_factory=list)
 
     @field_validator("api_versions")
     @classmethod

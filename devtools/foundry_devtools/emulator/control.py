@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from .config import FailureRule, FaultRule, merge_runtime_patch
+from .config import MANAGED_IDENTITY_PRINCIPAL, FailureRule, FaultRule, merge_runtime_patch
 from .errors import ApiError, invalid, not_found
 from .server import (
     ADMIN_PREFIX,
@@ -94,7 +94,7 @@ class _IdentityEndpoint:
             emulator.stats.record("token", 400)
             return _identity_error(400, "The 'resource' query parameter is required.")
         lifetime = emulator.config.auth.token_lifetime_seconds
-        token, expires_on = emulator.issuer.issue(resource, lifetime)
+        token, expires_on = emulator.issuer.issue(resource, lifetime, MANAGED_IDENTITY_PRINCIPAL)
         emulator.stats.record("token", 200)
         return json_response(
             {
@@ -137,7 +137,14 @@ class _AdminApi:
             return error_response(invalid(f"Invalid regex: {exc}", param="regex"))
 
     async def health(self, request: web.Request) -> web.StreamResponse:
-        return json_response({"status": "ok", "project": self.emulator.project, "pid": os.getpid()})
+        return json_response(
+            {
+                "status": "ok",
+                "project": self.emulator.project,
+                "projects": sorted(self.emulator.states),
+                "pid": os.getpid(),
+            }
+        )
 
     async def stats(self, request: web.Request) -> web.StreamResponse:
         body = self.emulator.stats.snapshot()
@@ -148,7 +155,8 @@ class _AdminApi:
         body = await _json_object(request)
         cleared: list[str] = []
         if body.get("state", True):
-            self.emulator.state.reset()
+            for state in self.emulator.states.values():
+                state.reset()
             cleared.append("state")
         if body.get("stats", True):
             self.emulator.stats.reset()
@@ -238,7 +246,10 @@ class _AdminApi:
         return json_response(self.emulator.state.render_version(name, version))
 
     async def dump_state(self, request: web.Request) -> web.StreamResponse:
-        state = self.emulator.state
+        name = request.query.get("project")
+        state = self.emulator.states.get(name) if name else self.emulator.default_state
+        if state is None:
+            raise not_found(f"Project '{name}' was not found.", param="project")
         state.settle_all()
         agents = []
         for agent in state.agents.values():
@@ -271,7 +282,10 @@ class _AdminApi:
         body = await _json_object(request)
         resource = str(body.get("resource") or self.emulator.config.auth.audiences[0])
         lifetime = self.emulator.config.auth.token_lifetime_seconds
-        token, expires_on = self.emulator.issuer.issue(resource, lifetime)
+        subject = body.get("client_id")
+        token, expires_on = self.emulator.issuer.issue(
+            resource, lifetime, str(subject) if subject is not None else None
+        )
         return json_response(
             {
                 "access_token": token,

@@ -52,6 +52,9 @@ def load_or_create_secrets(directory: Path) -> Secrets:
 class TokenClaims:
     audience: str
     expires_on: int
+    # Who the token was issued to (a client ID, or "managed-identity"); None for tokens
+    # issued before subjects existed, which only unrestricted projects accept.
+    subject: str | None = None
 
 
 def normalize_audience(resource: str) -> str:
@@ -66,12 +69,18 @@ class TokenIssuer:
     def __init__(self, signing_key: bytes) -> None:
         self._key = signing_key
 
-    def issue(self, resource: str, lifetime_seconds: int) -> tuple[str, int]:
+    def issue(
+        self, resource: str, lifetime_seconds: int, subject: str | None = None
+    ) -> tuple[str, int]:
         expires_on = int(time.time()) + lifetime_seconds
-        payload = json.dumps(
-            {"aud": normalize_audience(resource), "exp": expires_on, "jti": secrets.token_hex(8)},
-            separators=(",", ":"),
-        ).encode()
+        claims: dict[str, object] = {
+            "aud": normalize_audience(resource),
+            "exp": expires_on,
+            "jti": secrets.token_hex(8),
+        }
+        if subject is not None:
+            claims["sub"] = subject
+        payload = json.dumps(claims, separators=(",", ":")).encode()
         body = _b64(payload)
         return f"{TOKEN_PREFIX}.{body}.{self._sign(body)}", expires_on
 
@@ -83,7 +92,10 @@ class TokenIssuer:
             return None
         try:
             payload = json.loads(_unb64(parts[1]))
-            claims = TokenClaims(str(payload["aud"]), int(payload["exp"]))
+            sub = payload.get("sub")
+            claims = TokenClaims(
+                str(payload["aud"]), int(payload["exp"]), str(sub) if sub is not None else None
+            )
         except (ValueError, KeyError, TypeError):
             return None
         if claims.expires_on <= time.time():

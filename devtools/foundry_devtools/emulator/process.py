@@ -93,6 +93,10 @@ class EmulatorProcess:
     def endpoint(self) -> str:
         return str(self.info["endpoint"])
 
+    def project_endpoint(self, name: str) -> str:
+        """The endpoint of one of the projects the emulator serves (config ``projects``)."""
+        return str(self.info["projects"][name])
+
     @property
     def admin_url(self) -> str:
         return str(self.info["admin_url"])

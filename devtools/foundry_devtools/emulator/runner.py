@@ -75,6 +75,9 @@ def client_environment(
         "CURL_CA_BUNDLE": bundle,
         "IDENTITY_ENDPOINT": endpoints.identity_endpoint,
         "IDENTITY_HEADER": identity_header,
+        # The Entra-style token endpoint (entra.py): credentials with a client secret,
+        # certificate or federated token ask it, not login.microsoftonline.com.
+        "AZURE_AUTHORITY_HOST": endpoints.endpoint.rsplit("/api/projects/", 1)[0],
         # Pins DefaultAzureCredential to managed identity, so credentials of a real Azure
         # login in the same shell (az, env vars) cannot win and get refused by the emulator.
         "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
@@ -105,13 +108,18 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         options.project, options.config, TokenIssuer(secrets.signing_key), secrets.identity_header
     )
 
-    persistence = Persistence(
-        state_dir / "state" / options.project,
-        emulator.state,
-        lambda: emulator.config.persistence.debounce_seconds,
-    )
-    loaded = persistence.load()
-    persistence.start()
+    # One state directory per project: state/NAME.
+    persistences = [
+        Persistence(
+            state_dir / "state" / name,
+            state,
+            lambda: emulator.config.persistence.debounce_seconds,
+        )
+        for name, state in emulator.states.items()
+    ]
+    loaded = sum(p.load() for p in persistences)
+    for each in persistences:
+        each.start()
 
     project_app = emulator.project_app()
     project_app.add_subapp(ADMIN_PREFIX, admin_app(emulator))
@@ -143,6 +151,8 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         ).start()
         endpoints = _endpoints(advertised, options.project, _port(main_runner), _port(side_runner))
         env = client_environment(endpoints, tls.ca_bundle, secrets.identity_header)
+        base = endpoints.endpoint.rsplit("/api/projects/", 1)[0]
+        projects = {name: f"{base}/api/projects/{name}" for name in emulator.states}
         info: dict[str, Any] = {
             "pid": os.getpid(),
             "project": options.project,
@@ -150,6 +160,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             "port": endpoints.port,
             "identity_port": endpoints.identity_port,
             "endpoint": endpoints.endpoint,
+            "projects": projects,
             "identity_endpoint": endpoints.identity_endpoint,
             "admin_url": endpoints.admin_url,
             "admin_url_https": endpoints.admin_url_https,
@@ -177,7 +188,8 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         (state_dir / ENV_FILE).unlink(missing_ok=True)
         for runner in runners:
             await runner.cleanup()
-        await persistence.stop()
+        for each in persistences:
+            await each.stop()
         lock.close()
 
 

@@ -8,6 +8,7 @@ the envelope for errors; handlers only translate between HTTP and :mod:`state`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import uuid
@@ -17,10 +18,11 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from .config import EmulatorConfig
+from .entra import ENTRA_OPERATIONS, OPENID_PATH, TOKEN_PATH, EntraEndpoint
 from .errors import ApiError, invalid, not_found
 from .failures import FailureRules
 from .faults import FaultDecision, FaultInjector
-from .identity import TokenIssuer, normalize_audience
+from .identity import TokenClaims, TokenIssuer, normalize_audience
 from .paging import parse_page_query
 from .recorder import BODY_KEY, RequestRecorder
 from .responses import build_response, encode_sse, stream_events
@@ -49,6 +51,11 @@ MCP_SESSION_HEADER = "Mcp-Session-Id"
 _INVOCATION_OPERATIONS = frozenset({"responses"})
 
 ADMIN_PREFIX = "/_emulator"
+
+# The state of the project the request in hand addresses (set by the middleware).
+_CURRENT_STATE: contextvars.ContextVar[ProjectState | None] = contextvars.ContextVar(
+    "emulator_project_state", default=None
+)
 
 
 def json_response(
@@ -90,11 +97,31 @@ class Emulator:
         self.faults = FaultInjector(config.faults, seed=fault_seed)
         self.stats = RequestStats()
         self.recorder = RequestRecorder()
-        self.state = ProjectState(project, config, self.failure_rules)
+        # One state per project, each behind its own path prefix; the default project is
+        # the one named on the command line, and the one admin calls act on by default.
+        self.default_state = ProjectState(project, config, self.failure_rules)
+        self.states: dict[str, ProjectState] = {project: self.default_state}
+        for extra in config.projects:
+            if extra.name not in self.states:
+                self.states[extra.name] = ProjectState(extra.name, config, self.failure_rules)
+
+    @property
+    def state(self) -> ProjectState:
+        """The state of the project the current request addresses (the default project
+        outside a project request, e.g. in the admin API)."""
+        return _CURRENT_STATE.get() or self.default_state
 
     def set_config(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.state.config = config
+        for state in self.states.values():
+            state.config = config
+
+    def principals(self, project: str) -> list[str] | None:
+        """Who may call ``project`` (None: every valid token)."""
+        for settings in self.config.projects:
+            if settings.name == project:
+                return settings.principals
+        return None
 
     # ------------------------------------------------------------------ apps
 
@@ -154,6 +181,9 @@ class Emulator:
         ]
         for method, path, handler, name in routes:
             app.router.add_route(method, PROJECT_PREFIX + path, handler, name=name)
+        entra = EntraEndpoint(self)
+        app.router.add_post(TOKEN_PATH, entra.token, name="entra_token")
+        app.router.add_get(OPENID_PATH, entra.openid_configuration, name="entra_openid")
         return app
 
     def _toolbox_routes(self) -> list[tuple[str, str, Handler, str]]:
@@ -198,6 +228,9 @@ class Emulator:
             # The admin API is mounted here too, but it is not a project operation.
             return await handler(request)
         operation = request.match_info.route.name or "unknown"
+        if operation in ENTRA_OPERATIONS:
+            # The token endpoint answers in OAuth's shape, with its own faults (``token``).
+            return await handler(request)
         decision = self.faults.decide(operation) if operation != "unknown" else FaultDecision()
         if decision.delay_seconds > 0:
             await asyncio.sleep(decision.delay_seconds)
@@ -207,14 +240,21 @@ class Emulator:
         try:
             if decision.status is not None and not decision.after:
                 raise _fault_error(decision)
+            state: ProjectState | None = None
             if operation != "unknown":
-                self._authenticate(request)
+                claims = self._authenticate(request)
                 self._check_api_version(request, operation)
-                project = request.match_info.get("project")
-                if project != self.project:
+                project = str(request.match_info.get("project"))
+                state = self.states.get(project)
+                if state is None:
                     raise not_found(f"Project '{project}' was not found.", param="project")
+                self._authorize(project, claims)
             # For an unknown route this raises aiohttp's 404 or 405, enveloped below.
-            response = await handler(request)
+            token = _CURRENT_STATE.set(state)
+            try:
+                response = await handler(request)
+            finally:
+                _CURRENT_STATE.reset(token)
             if decision.status is not None and decision.after:
                 raise _fault_error(decision)
         except ApiError as error:
@@ -230,7 +270,24 @@ class Emulator:
             self.recorder.record(operation, agent, request[BODY_KEY], response.status)
         return response
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authorize(self, project: str, claims: TokenClaims | None) -> None:
+        """A project that names its principals refuses every other token with 403, as
+        Foundry refuses a caller without a role on the project."""
+        allowed = self.principals(project)
+        if allowed is None or claims is None:
+            return
+        if claims.subject not in allowed:
+            who = claims.subject or "an unnamed principal"
+            raise ApiError(
+                403,
+                "PermissionDenied",
+                f"The principal '{who}' lacks the required data action "
+                f"'Microsoft.CognitiveServices/accounts/AIServices/agents/*' on project "
+                f"'{project}'.",
+                error_type="permission_error",
+            )
+
+    def _authenticate(self, request: web.Request) -> TokenClaims | None:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -241,7 +298,7 @@ class Emulator:
                 error_type="authentication_error",
             )
         if self.config.auth.accept_any_bearer:
-            return
+            return None
         claims = self.issuer.verify(token.strip())
         if claims is None:
             raise ApiError(
@@ -260,6 +317,7 @@ class Emulator:
                 f"a token for {sorted(audiences)[0]}/.default.",
                 error_type="authentication_error",
             )
+        return claims
 
     def _check_api_version(self, request: web.Request, operation: str) -> None:
         version = request.query.get("api-version")

@@ -31,3 +31,19 @@ TOOLBOX_PLURAL: Final = "foundrytoolboxes"
 TOOLBOX_SINGULAR: Final = "foundrytoolbox"
 TOOLBOX_SHORT_NAMES: Final = ("ftoolbox",)
 TOOLBOX_CRD_NAME: Final = f"{TOOLBOX_PLURAL}.{GROUP}"
+
+# FoundryProject / ClusterFoundryProject: a Foundry project endpoint and the credential to
+# reach it, chosen by a HostedAgent's spec.projectRef (namespaced: its own namespace only;
+# cluster-scoped: the namespaces its selector admits).
+PROJECT_KIND: Final = "FoundryProject"
+PROJECT_LIST_KIND: Final = "FoundryProjectList"
+PROJECT_PLURAL: Final = "foundryprojects"
+PROJECT_SINGULAR: Final = "foundryproject"
+PROJECT_SHORT_NAMES: Final = ("fproject",)
+PROJECT_CRD_NAME: Final = f"{PROJECT_PLURAL}.{GROUP}"
+CLUSTER_PROJECT_KIND: Final = "ClusterFoundryProject"
+CLUSTER_PROJECT_LIST_KIND: Final = "ClusterFoundryProjectList"
+CLUSTER_PROJECT_PLURAL: Final = "clusterfoundryprojects"
+CLUSTER_PROJECT_SINGULAR: Final = "clusterfoundryproject"
+CLUSTER_PROJECT_SHORT_NAMES: Final = ("cfproject",)
+CLUSTER_PROJECT_CRD_NAME: Final = f"{CLUSTER_PROJECT_PLURAL}.{GROUP}"

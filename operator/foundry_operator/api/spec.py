@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 
 from foundry_operator.api import patterns
 from foundry_operator.api.endpoint import EndpointSpec
+from foundry_operator.api.project import ProjectReference
 from foundry_operator.api.quantity import quantity_in_range
 from foundry_operator.api.rai import RaiConfig
 from foundry_operator.api.reserved import (
@@ -543,6 +544,13 @@ class HostedAgentSpec(CrdModel):
 
     cel_rules: ClassVar[tuple[Rule, ...]] = (
         Rule(
+            "!has(self.toolbox) || !has(self.projectRef)",
+            "spec.toolbox cannot be combined with spec.projectRef: FoundryToolboxes live in the "
+            "operator's own project; use spec.tools for an agent in another project",
+            check=lambda s: s.toolbox is None or s.project_ref is None,
+            field_path=".projectRef",
+        ),
+        Rule(
             "!has(self.toolbox) || !has(self.tools) || size(self.tools) == 0",
             "spec.toolbox and spec.tools are exclusive: put the tools in the FoundryToolbox",
             check=lambda s: s.toolbox is None or not s.tools,
@@ -637,6 +645,13 @@ class HostedAgentSpec(CrdModel):
         "the MCP URL of the toolbox's current version, so a toolbox change rolls out a new "
         "agent version. The agent's own identity (status.identity) needs a role on the "
         "project, such as Azure AI User, to call it.",
+    )
+    project_ref: ProjectReference | None = Field(
+        default=None,
+        description="The FoundryProject (same namespace) or ClusterFoundryProject whose "
+        "endpoint and credential this agent uses. Unset: the operator's own project endpoint "
+        "and identity. Fixed at creation: it can be neither added, removed nor changed. "
+        "Not combinable with spec.toolbox (FoundryToolboxes live in the operator's project).",
     )
     description: str | None = Field(
         default=None,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from prometheus_client import Gauge
 
 from .. import metrics
+from ..api.project import FoundryProjectStatus
 from ..api.status import HostedAgentStatus, Phase
 from ..api.toolbox import FoundryToolboxStatus
 from ..controller import Resource
@@ -42,7 +43,7 @@ Reader = Callable[[Key], Awaitable[Body | None]]
 
 
 # The kinds of status the engine writes: one engine instance per kind of resource.
-StatusDocument = HostedAgentStatus | FoundryToolboxStatus
+StatusDocument = HostedAgentStatus | FoundryToolboxStatus | FoundryProjectStatus
 
 
 class Result(Protocol):

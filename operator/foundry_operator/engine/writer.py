@@ -57,6 +57,9 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
     return patch
 
 
+CLUSTER_EVENTS_NAMESPACE = "default"
+
+
 @dataclass(frozen=True)
 class ObjectRef:
     namespace: str
@@ -97,9 +100,9 @@ class StatusWriter:
         patch = merge_patch(self.known(ref.uid, watched), new)
         if not patch:
             return False
-        path = (
-            f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{self._plural}/{ref.name}/status"
-        )
+        # A cluster-scoped object (ClusterFoundryProject) has no namespace in its path.
+        where = f"namespaces/{ref.namespace}/" if ref.namespace else ""
+        path = f"/apis/{GROUP}/{VERSION}/{where}{self._plural}/{ref.name}/status"
         try:
             result = await self._kube.request(
                 "PATCH",
@@ -165,7 +168,8 @@ class EventRecorder:
             try:
                 await self._kube.request(
                     "PATCH",
-                    f"/api/v1/namespaces/{ref.namespace}/events/{series.name}",
+                    f"/api/v1/namespaces/{ref.namespace or CLUSTER_EVENTS_NAMESPACE}/events/"
+                    f"{series.name}",
                     {"count": series.count, "lastTimestamp": stamp.isoformat()},
                     content_type=MERGE_PATCH,
                 )
@@ -173,15 +177,20 @@ class EventRecorder:
             except KubeError as exc:
                 if exc.status != 404:
                     raise
+        # Events about a cluster-scoped object live in "default", as kubectl describe looks
+        # for them there.
+        namespace = ref.namespace or CLUSTER_EVENTS_NAMESPACE
+        involved = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": self._kind,
+            "name": ref.name,
+            "uid": ref.uid,
+        }
+        if ref.namespace:
+            involved["namespace"] = ref.namespace
         body = {
-            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": self._kind,
-                "name": ref.name,
-                "namespace": ref.namespace,
-                "uid": ref.uid,
-            },
+            "metadata": {"generateName": f"{ref.name}.", "namespace": namespace},
+            "involvedObject": involved,
             "type": event.type,
             "reason": event.reason,
             "message": event.message[:1024],
@@ -192,7 +201,5 @@ class EventRecorder:
             "lastTimestamp": stamp.isoformat(),
             "count": 1,
         }
-        created = await self._kube.request(
-            "POST", f"/api/v1/namespaces/{ref.namespace}/events", body
-        )
+        created = await self._kube.request("POST", f"/api/v1/namespaces/{namespace}/events", body)
         self._series[key] = _Series(str(created["metadata"]["name"]), 1, now)

@@ -47,6 +47,7 @@ from azure.core.rest import HttpRequest
 from .. import __version__, metrics
 from ..reconcile.backoff import parse_retry_after
 from ..reconcile.endpoint import EndpointSettings, agent_endpoint_body
+from ..reconcile.errors import CREDENTIAL_REJECTED
 from ..reconcile.observed import AgentInfo, EndpointFacts, Identity, VersionInfo
 from ..reconcile.toolbox import ToolboxInfo, ToolboxVersionInfo
 from .probe import ProbeResult, probe_version
@@ -127,6 +128,12 @@ def _retry_after(exc: HttpResponseError) -> float | None:
     return parse_retry_after(headers.get("Retry-After"), now=datetime.now(UTC))
 
 
+def credential_rejected(token_status: int | None) -> bool:
+    """Whether the token endpoint's answer refuses the credential itself: a 4xx other than
+    408/429 (Entra answers 400 invalid_client / unauthorized_client, 401 for a bad secret)."""
+    return token_status is not None and 400 <= token_status < 500 and token_status not in (408, 429)
+
+
 def _translate(operation: str, exc: Exception) -> FoundryError:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         error = getattr(exc, "error", None)
@@ -136,11 +143,14 @@ def _translate(operation: str, exc: Exception) -> FoundryError:
             message = (exc.reason or str(exc)).splitlines()[0]
         return FoundryError(operation, exc.status_code, code, message, _retry_after(exc))
     if isinstance(exc, ClientAuthenticationError):
+        first = str(exc).splitlines()[0] if str(exc) else "no token"
+        if credential_rejected(getattr(getattr(exc, "response", None), "status_code", None)):
+            # The identity provider answered and said no (wrong secret, unknown client,
+            # untrusted federated token): waiting does not fix that.
+            return FoundryError(operation, None, CREDENTIAL_REJECTED, first)
         # No HTTP status: the credential could not get a token (the identity endpoint is
         # down or slow). That passes; a 401/403 from Foundry itself is a different story.
-        return FoundryError(
-            operation, None, "CredentialUnavailable", str(exc).splitlines()[0] or "no token"
-        )
+        return FoundryError(operation, None, "CredentialUnavailable", first)
     if isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | asyncio.TimeoutError):
         return FoundryError(operation, None, None, f"Foundry unreachable: {type(exc).__name__}")
     raise exc
@@ -336,7 +346,11 @@ class FoundryClient:
             try:
                 return await self._once(operation, fn)
             except FoundryError as err:
-                retryable = err.status is None or err.status == 429 or err.status >= 500
+                # A credential the identity provider refused is refused again at once.
+                unanswered = err.status is None and err.code != CREDENTIAL_REJECTED
+                retryable = unanswered or (
+                    err.status is not None and (err.status == 429 or err.status >= 500)
+                )
                 pause = err.retry_after if err.retry_after is not None else 0.25 * 2**attempt
                 if (
                     not idempotent

@@ -51,6 +51,9 @@ class Reason(StrEnum):
     TOOLBOX_NAME_CONFLICT = "ToolboxNameConflict"
     AGENT_NOT_FOUND = "AgentNotFound"
     AGENT_NOT_SERVING = "AgentNotServing"
+    PROJECT_NOT_FOUND = "ProjectNotFound"
+    PROJECT_NOT_ALLOWED = "ProjectNotAllowed"
+    PROJECT_NOT_READY = "ProjectNotReady"
 
     @property
     def transient(self) -> bool:
@@ -252,7 +255,32 @@ REASONS: Final[dict[Reason, ReasonInfo]] = {
         "choose another spec.toolboxName (for spec.tools, another agent name), or delete "
         "that toolbox in Foundry.",
     ),
+    Reason.PROJECT_NOT_FOUND: ReasonInfo(
+        True,
+        True,
+        "Create the FoundryProject (in the HostedAgent's namespace) or ClusterFoundryProject "
+        "named in spec.projectRef; the HostedAgent looks again by itself once it exists.",
+    ),
+    Reason.PROJECT_NOT_ALLOWED: ReasonInfo(
+        False,
+        True,
+        "A FoundryProject serves only HostedAgents of its own namespace, a "
+        "ClusterFoundryProject only the namespaces its namespaceSelector admits: use a "
+        "project this namespace may use, or ask the cluster admin to admit the namespace.",
+    ),
+    Reason.PROJECT_NOT_READY: ReasonInfo(
+        True,
+        True,
+        "The project named in spec.projectRef is not Ready: its own status says why "
+        "(kubectl get foundryproject / clusterfoundryproject); the HostedAgent looks again "
+        "by itself when it becomes Ready.",
+    ),
 }
+
+# The code a FoundryError carries when the identity provider answered and refused the
+# credential (a wrong client secret, an unknown client, a federated token it does not
+# trust): a person has to fix it, unlike an identity endpoint that did not answer.
+CREDENTIAL_REJECTED: Final = "CredentialRejected"
 
 # Service error codes (from a failed version's error.code, or an HTTP error body), compared
 # case-insensitively. The preview-era codes map to the reasons of the same name.
@@ -317,6 +345,8 @@ def reason_for_http_error(
     if status is None:
         if code == "CredentialUnavailable":
             return Reason.CREDENTIAL_UNAVAILABLE
+        if code == CREDENTIAL_REJECTED:
+            return Reason.AUTHENTICATION_FAILED
         return Reason.FOUNDRY_UNAVAILABLE
     by_code = _reason_for_code(code)
     if by_code is not None:

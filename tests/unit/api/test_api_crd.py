@@ -91,6 +91,8 @@ def test_wide_output_adds_the_endpoint() -> None:
     columns = {c["name"]: c for c in crd()["spec"]["versions"][0]["additionalPrinterColumns"]}
     assert columns["Endpoint"]["jsonPath"] == ".status.endpoint.baseURL"
     assert columns["Endpoint"]["priority"] == 1
+    assert columns["Project"]["jsonPath"] == ".spec.projectRef.name"
+    assert columns["Project"]["priority"] == 1
 
 
 def test_status_endpoint_identity_and_the_new_spec_fields_are_in_the_schema() -> None:

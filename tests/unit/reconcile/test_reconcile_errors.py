@@ -111,11 +111,17 @@ def test_transient_reasons_are_exactly_the_ones_retried_automatically() -> None:
         # a toolbox that appears, and one that stops being used, are looked at again
         Reason.TOOLBOX_NOT_FOUND,
         Reason.TOOLBOX_IN_USE,
+        # a project that appears or becomes Ready wakes its HostedAgents; backoff covers a
+        # wake that was missed
+        Reason.PROJECT_NOT_FOUND,
+        Reason.PROJECT_NOT_READY,
     }
 
 
 def test_a_credential_that_could_not_get_a_token_is_transient_unlike_a_foundry_401() -> None:
     assert reason_for_http_error(None, "CredentialUnavailable") is Reason.CREDENTIAL_UNAVAILABLE
+    # the identity provider answered and refused the credential: a person must fix it
+    assert reason_for_http_error(None, "CredentialRejected") is Reason.AUTHENTICATION_FAILED
     assert Reason.CREDENTIAL_UNAVAILABLE.transient
     assert not Reason.AUTHENTICATION_FAILED.transient
     assert reason_for_http_error(401, None) is Reason.AUTHENTICATION_FAILED
