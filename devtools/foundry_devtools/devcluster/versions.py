@@ -16,8 +16,10 @@ HELM_VERSION = "3.22.0"
 # github.com/argoproj/gitops-engine module. From 3.3 on the engine lives inside the argo-cd
 # repository as a nested module that go.mod reaches by a local `replace`, which a wrapper
 # module cannot follow, and the nested module is not served at the versions those go.mods
-# name. docs/gitops.md says what that means for users of newer lines.
-ARGOCD_VERSION = "3.2.12"
+# name. 3.2.12, the last 3.2 tag, does not compile (controller/cache/info.go calls a
+# settings.ValidateExternalURL its module lacks), so 3.2.11. docs/gitops.md says what that
+# means for users of newer lines.
+ARGOCD_VERSION = "3.2.11"
 
 
 @dataclass(frozen=True)

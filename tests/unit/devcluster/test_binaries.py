@@ -99,6 +99,6 @@ def test_module_replaces_copies_published_pins_and_skips_local_paths() -> None:
 
 def test_argocd_version_is_read_from_its_client_banner(tmp_path: Path) -> None:
     fake = tmp_path / "argocd"
-    fake.write_text("#!/bin/sh\necho 'argocd: v3.2.12+unknown'\n")
+    fake.write_text("#!/bin/sh\necho 'argocd: v3.2.11+unknown'\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    assert binaries.probe_version(versions.ARGOCD, fake) == "3.2.12+unknown"
+    assert binaries.probe_version(versions.ARGOCD, fake) == "3.2.11+unknown"
