@@ -249,7 +249,7 @@ class LocalArgoCD:
         return env
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [str(self.kubectl_bin), *args],
@@ -257,7 +257,7 @@ class LocalArgoCD:
             capture_output=True,
             text=True,
             env=self.env,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if check and proc.returncode != 0:
@@ -351,6 +351,9 @@ class LocalArgoCD:
             },
         }
         self.kubectl("apply", "-f", "-", input=json.dumps(project))
+
+    def unregister_cluster(self, name: str) -> None:
+        self.kubectl("delete", "secret", f"cluster-{name}", "-n", NAMESPACE, check=False)
 
     def register_cluster(self, name: str, kubeconfig: Path) -> str:
         """Register another cluster as a destination (a cluster Secret, as ``argocd cluster

@@ -159,17 +159,18 @@ def test_app_of_apps_syncs_the_operator_then_the_agents_and_prunes_a_removed_age
         st = wait_app(argocd, "foundry-agents", sync="Synced", revision=sha, timeout=60)
         assert not st.get("resources"), st.get("resources")
     finally:
-        # The root's resources-finalizer deletes the agents' Application first (reverse
-        # waves), while the operator still runs to delete their Foundry versions.
+        # Not the root's resources-finalizer: it deletes the child Applications with
+        # foreground propagation, which the test cluster (no garbage collector) never
+        # completes. The root goes first without it (or it would sync its children back),
+        # then the agents' Application, whose finalizer deletes the HostedAgents on the node
+        # cluster while the operator still runs there.
         argocd.kubectl(
-            "delete", "application", "foundry-platform", "-n", NAMESPACE, "--wait=false",
-            check=False,
+            "patch", "application", "foundry-platform", "-n", NAMESPACE, "--type", "merge",
+            "-p", '{"metadata":{"finalizers":null}}', check=False,
         )  # fmt: skip
-        argocd.kubectl(
-            "wait", "--for=delete", "application/foundry-platform", "-n", NAMESPACE,
-            "--timeout=120s", check=False,
-        )  # fmt: skip
-        for child in ("foundry-agents", "foundry-agent-operator"):
+        for app in ("foundry-platform", "foundry-agents", "foundry-agent-operator"):
             argocd.kubectl(
-                "delete", "application", child, "-n", NAMESPACE, "--wait=false", check=False
-            )
+                "delete", "application", app, "-n", NAMESPACE, "--timeout=120s",
+                check=False, timeout=130,
+            )  # fmt: skip
+        argocd.unregister_cluster("node")
