@@ -24,8 +24,10 @@ from azure.identity import DefaultAzureCredential
 from kubernetes.client import ApiClient
 from kubernetes.config import new_client_from_config
 
+from foundry_devtools.argocd import GitServer, LocalArgoCD
 from foundry_devtools.devcluster import binaries, versions
 from foundry_devtools.devcluster.cluster import DevCluster
+from foundry_devtools.devcluster.hostdeps import HostDependencyError
 from foundry_devtools.emulator.process import EmulatorProcess
 from foundry_devtools.kubewait import wait_established
 from foundry_devtools.local import OperatorProcess
@@ -239,3 +241,46 @@ def foundry(emulator: EmulatorProcess) -> Iterator[AIProjectClient]:
     """The real SDK pointed at the emulator, to check what Foundry holds."""
     with AIProjectClient(endpoint=emulator.endpoint, credential=DefaultAzureCredential()) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def gitops_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    """A git repository on loopback (git daemon) that the GitOps tests commit to."""
+    server = GitServer(tmp_path_factory.mktemp("git"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def argocd(
+    kube: KubeEnv, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalArgoCD]:
+    """One real Argo CD for the session (application-controller, repo-server, Redis), with
+    examples/argocd/argocd-cm.yaml merged into its argocd-cm.
+
+    It is built from its Go module on first use (``make test`` builds it first, with
+    progress on screen) and cached. On a machine that cannot build or run it (no Go, no
+    Redis and no root to install it) its tests skip saying why; under CI that fails instead,
+    so a CI run never passes without them.
+    """
+    argo = LocalArgoCD(
+        tmp_path_factory.mktemp("argocd"),
+        kubeconfig=kube.kubeconfig,
+        kubectl=kube.kubectl_bin,
+        helm=kube.helm_bin,
+        argocd_cm_patch=REPO / "examples" / "argocd" / "argocd-cm.yaml",
+    )
+    try:
+        argo.start()
+    except (binaries.BinaryError, HostDependencyError) as exc:
+        argo.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"this machine cannot build or run Argo CD: {exc}")
+    try:
+        yield argo
+    finally:
+        argo.stop()

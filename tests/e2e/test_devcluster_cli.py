@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from foundry_devtools.devcluster import versions
+
 # The console script next to this interpreter, as `make install` puts it there.
 CLI = [str(Path(sys.executable).parent / "foundry-devcluster")]
 
@@ -82,3 +84,21 @@ def test_start_stop_restart_cycle(tmp_path: Path) -> None:
     finally:
         devcluster("stop", "--dir", str(directory))
     assert processes_mentioning(directory) == []
+
+
+def test_build_argocd_then_env_puts_argocd_on_path(tmp_path: Path) -> None:
+    # Cached after `make argocd` (part of `make test`): this finds it, or builds it once.
+    built = devcluster("build", "--argocd")
+    assert built.returncode == 0, built.stderr
+    assert "argocd: " in built.stdout
+    directory = tmp_path / "dc"
+    exports = devcluster("env", "--dir", str(directory))
+    assert exports.returncode == 0, exports.stderr
+    shell = subprocess.run(
+        ["bash", "-c", f"{exports.stdout}\nargocd version --client --short"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.startswith(f"argocd: v{versions.ARGOCD_VERSION}"), shell.stdout

@@ -66,6 +66,7 @@ _VERSION_ARGS: dict[str, list[str]] = {
     "kubectl": ["version", "--client", "-o", "json"],
     "etcd": ["--version"],
     "helm": ["version", "--template", "{{.Version}}"],
+    "argocd": ["version", "--client", "--short"],
 }
 _KUBERNETES_BANNER = re.compile(r"Kubernetes v(\d+\.\d+\.\d+\S*)")
 _VERSION_RE: dict[str, re.Pattern[str]] = {
@@ -76,6 +77,7 @@ _VERSION_RE: dict[str, re.Pattern[str]] = {
     "kubectl": re.compile(r'"gitVersion":\s*"v(\d+\.\d+\.\d+[^"]*)"'),
     "etcd": re.compile(r"etcd Version:\s*(\d+\.\d+\.\d+\S*)"),
     "helm": re.compile(r"v(\d+\.\d+\.\d+\S*)"),
+    "argocd": re.compile(r"argocd: v(\d+\.\d+\.\d+\S*)"),
 }
 
 
@@ -137,6 +139,9 @@ class _Recipe:
     packages: dict[str, str]  # binary -> Go package path
     ldflags: str
     tags: str = ""
+    # The module's own go.mod pins dependencies with `replace` directives (which only apply
+    # inside its repository); the wrapper copies them so the build sees the same versions.
+    copy_replaces: bool = False
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -160,6 +165,11 @@ def _helm_ldflags() -> str:
     for pkg in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
         flags += [f"-X {pkg}.k8sVersionMajor={major}", f"-X {pkg}.k8sVersionMinor={minor}"]
     return " ".join(flags)
+
+
+def _argocd_ldflags() -> str:
+    pkg = "github.com/argoproj/argo-cd/v3/common"
+    return f"-s -w -X {pkg}.version={versions.ARGOCD_VERSION}"
 
 
 def _recipes() -> dict[str, _Recipe]:
@@ -192,7 +202,18 @@ def _recipes() -> dict[str, _Recipe]:
         packages={"helm": "helm.sh/helm/v3/cmd/helm"},
         ldflags=_helm_ldflags(),
     )
+    argocd = _Recipe(
+        name=f"argocd-v{versions.ARGOCD_VERSION}",
+        module="github.com/argoproj/argo-cd/v3",
+        version=versions.ARGOCD_VERSION,
+        # The server embeds ui/dist/app; the module ships it with a placeholder file only,
+        # so the API server runs without the web UI, which no test needs.
+        packages={"argocd": "github.com/argoproj/argo-cd/v3/cmd"},
+        ldflags=_argocd_ldflags(),
+        copy_replaces=True,
+    )
     return {
+        "argocd": argocd,
         **dict.fromkeys(("kube-apiserver", "kubectl", *(c.binary for c in versions.NODE)), k8s),
         "etcd": etcd,
         "helm": helm,
@@ -259,10 +280,10 @@ class _Step:
             )
 
 
-def _staging_modules(go: str, env: dict[str, str], workdir: Path, version: str) -> list[str]:
-    """The k8s.io staging modules that k8s.io/kubernetes replaces with local paths."""
+def _module_gomod(go: str, env: dict[str, str], workdir: Path, module: str, version: str) -> str:
+    """The go.mod text of ``module@v{version}``, fetched through the module proxy."""
     out = subprocess.run(
-        [go, "mod", "download", "-json", f"k8s.io/kubernetes@v{version}"],
+        [go, "mod", "download", "-json", f"{module}@v{version}"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -271,9 +292,41 @@ def _staging_modules(go: str, env: dict[str, str], workdir: Path, version: str) 
     )
     match = re.search(r'"GoMod":\s*"([^"]+)"', out.stdout)
     if out.returncode != 0 or not match:
-        raise BinaryError(f"could not fetch k8s.io/kubernetes@v{version} go.mod:\n{out.stderr}")
-    gomod = Path(match.group(1)).read_text()
+        raise BinaryError(f"could not fetch {module}@v{version} go.mod:\n{out.stderr}")
+    return Path(match.group(1)).read_text()
+
+
+def _staging_modules(go: str, env: dict[str, str], workdir: Path, version: str) -> list[str]:
+    """The k8s.io staging modules that k8s.io/kubernetes replaces with local paths."""
+    gomod = _module_gomod(go, env, workdir, "k8s.io/kubernetes", version)
     return re.findall(r"^\s*(k8s\.io/[a-z0-9-]+) => \./staging/", gomod, flags=re.M)
+
+
+_REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\S+)\s+(v\S+)\s*$")
+
+
+def module_replaces(gomod: str) -> list[tuple[str, str, str]]:
+    """``(old, new, version)`` for each replace of a go.mod that points at a published module.
+
+    Replaces onto local paths (``=> ./x``) are left out: they name directories of the
+    module's own repository, which a module download does not have.
+    """
+    found: list[tuple[str, str, str]] = []
+    in_block = False
+    for raw in gomod.splitlines():
+        line = raw.split("//", 1)[0].rstrip()
+        if re.match(r"^\s*replace\s*\($", line):
+            in_block = True
+            continue
+        if in_block and line.strip() == ")":
+            in_block = False
+            continue
+        if not (in_block or line.lstrip().startswith("replace ")):
+            continue
+        match = _REPLACE_LINE.match(line)
+        if match:
+            found.append((match.group(1), match.group(2), match.group(3)))
+    return found
 
 
 def _build(recipe: _Recipe, wanted: list[Component]) -> None:
@@ -307,6 +360,13 @@ def _build(recipe: _Recipe, wanted: list[Component]) -> None:
         _Step(log, "pinning Kubernetes staging modules").run(
             [go, "mod", "edit", *replaces], workdir, env
         )
+    if recipe.copy_replaces:
+        gomod_text = _module_gomod(go, env, workdir, recipe.module, recipe.version)
+        copied = [f"-replace={old}={new}@{ver}" for old, new, ver in module_replaces(gomod_text)]
+        if copied:
+            _Step(log, f"copying {recipe.module}'s replace directives").run(
+                [go, "mod", "edit", *copied], workdir, env
+            )
     targets = [f"{pkg}@v{recipe.version}" for pkg in dict.fromkeys(recipe.packages.values())]
     _Step(log, f"downloading modules for {recipe.name}").run([go, "get", *targets], workdir, env)
 

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also the node's kube-controller-manager, kube-scheduler and kubelet",
     )
+    build.add_argument(
+        "--argocd",
+        action="store_true",
+        help=f"also Argo CD {versions.ARGOCD_VERSION} (for the GitOps tests; "
+        "`env` then puts argocd on PATH)",
+    )
     image = sub.add_parser(
         "build-image", help="build the operator image from the Dockerfile (buildah, local base)"
     )
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 args.node = False
         if args.action == "build":
             wanted = versions.ALL + (versions.NODE if args.node else ())
+            wanted += (versions.ARGOCD,) if args.argocd else ()
             for name, path in binaries.ensure(wanted).items():
                 print(f"{name}: {path}")
             return 0
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.action == "env":
+            cluster.link_tools()
             sys.stdout.write(cluster.env_exports())
             return 0
         if args.action == "load-image":

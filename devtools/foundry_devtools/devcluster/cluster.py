@@ -5,7 +5,7 @@ A cluster lives in one directory::
 
     DIR/kubeconfig        admin user (group system:masters), https://127.0.0.1:PORT
     DIR/cluster.json      ports and binary paths, so a restart keeps the same address
-    DIR/bin/              kubectl and helm (links into the cache) for PATH
+    DIR/bin/              kubectl, helm and (once built) argocd: links into the cache, for PATH
     DIR/pki/              certificates and keys (see pki.py)
     DIR/etcd-data/        etcd's data: a stop/start keeps every object
     DIR/logs/*.log        each process's output
@@ -201,11 +201,7 @@ class DevCluster:
             pause.ensure()
         for d in (self.root, self.logs, self.pids, self.bin):
             d.mkdir(parents=True, exist_ok=True)
-        for name in ("kubectl", "helm"):
-            link = self.bin / name
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(paths[name])
+        self.link_tools({"kubectl": paths["kubectl"], "helm": paths["helm"]})
         if not self.pki.complete():
             pki.generate(self.pki)
 
@@ -524,6 +520,23 @@ class DevCluster:
             os.kill(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
+
+    def link_tools(self, tools: dict[str, Path] | None = None) -> None:
+        """Put ``tools`` (name -> binary) into DIR/bin, and ``argocd`` when it is built.
+
+        Argo CD is linked only once something built it (``foundry-devcluster build
+        --argocd``, or the GitOps tests): starting a cluster never waits on that build.
+        """
+        wanted = dict(tools or {})
+        argocd = binaries.find(versions.ARGOCD)
+        if argocd is not None:
+            wanted["argocd"] = argocd
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for name, target in wanted.items():
+            link = self.bin / name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(target)
 
     # --- env ----------------------------------------------------------------------------
 

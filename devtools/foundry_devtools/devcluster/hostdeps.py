@@ -1,4 +1,5 @@
-"""The Debian packages a node and the image build need, installed or named when missing.
+"""The Debian packages a node, the image build and the local Argo CD need, installed or named
+when missing.
 
 The node runs the machine's own container runtime pieces (containerd, runc, the CNI
 plugins, iptables) and the image build uses buildah and mmdebstrap: all of them Debian
@@ -47,6 +48,13 @@ NODE = (
     Need("containernetworking-plugins", path=str(CNI_BIN_DIR / "bridge")),
     Need("containernetworking-plugins", path=str(CNI_BIN_DIR / "host-local")),
     Need("containernetworking-plugins", path=str(CNI_BIN_DIR / "loopback")),
+)
+# What the local Argo CD needs beside its own binary: its cache (Argo CD speaks to Redis
+# and will not start without one) and git, which the repo-server runs for every fetch and
+# the tests use to serve their repository.
+ARGOCD = (
+    Need("redis-server", command="redis-server"),
+    Need("git", command="git"),
 )
 # What `make image` runs.
 IMAGE = (

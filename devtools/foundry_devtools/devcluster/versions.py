@@ -12,6 +12,14 @@ from dataclasses import dataclass
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.8"
 HELM_VERSION = "3.22.0"
+# Argo CD 3.2 is the newest line whose go.mod takes gitops-engine as the standalone
+# github.com/argoproj/gitops-engine module. From 3.3 on the engine lives inside the argo-cd
+# repository as a nested module that go.mod reaches by a local `replace`, which a wrapper
+# module cannot follow, and the nested module is not served at the versions those go.mods
+# name. 3.2.12, the last 3.2 tag, does not compile (controller/cache/info.go calls a
+# settings.ValidateExternalURL its module lacks), so 3.2.11. docs/gitops.md says what that
+# means for users of newer lines.
+ARGOCD_VERSION = "3.2.11"
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ _K8S_MINOR = KUBERNETES_VERSION.rsplit(".", 1)[0] + "."
 KUBE_CONTROLLER_MANAGER = Component("kube-controller-manager", KUBERNETES_VERSION, _K8S_MINOR)
 KUBE_SCHEDULER = Component("kube-scheduler", KUBERNETES_VERSION, _K8S_MINOR)
 KUBELET = Component("kubelet", KUBERNETES_VERSION, _K8S_MINOR)
+
+# The GitOps tests' Argo CD: one binary that serves each component by the name it runs as.
+ARGOCD = Component("argocd", ARGOCD_VERSION, ARGOCD_VERSION.rsplit(".", 1)[0] + ".")
 
 # The control plane every test session needs; the node's binaries are built only on demand.
 ALL = (ETCD, KUBE_APISERVER, KUBECTL, HELM)

@@ -141,3 +141,10 @@ def test_hostedagent_example_is_valid_against_the_api_models() -> None:
     for path in sorted((ARGOCD / "agents").glob("*.yaml")):
         for doc in load(path):
             HostedAgentSpec.model_validate(doc["spec"])
+
+
+def test_agents_application_prunes_the_last_agent_too() -> None:
+    # Real Argo CD refuses an automated sync that would delete every resource of the
+    # Application unless allowEmpty is set: the last agent removed from Git would stay.
+    automated = application("application-agents.yaml")["spec"]["syncPolicy"]["automated"]
+    assert automated == {**automated, "prune": True, "allowEmpty": True}

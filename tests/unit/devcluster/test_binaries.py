@@ -67,3 +67,38 @@ def test_no_go_and_no_binaries_names_what_is_missing() -> None:
     for component in versions.ALL:
         assert f"{component.binary} {component.version}" in message
     assert "KUBEBUILDER_ASSETS" in message
+
+
+ARGOCD_STYLE_GOMOD = """module github.com/argoproj/argo-cd/v3
+
+go 1.25.5
+
+require k8s.io/api v0.34.0
+
+replace (
+	github.com/golang/protobuf => github.com/golang/protobuf v1.5.4
+
+	// Avoid CVE-2022-3064
+	gopkg.in/yaml.v2 => gopkg.in/yaml.v2 v2.4.0
+	k8s.io/api => k8s.io/api v0.34.0
+	github.com/argoproj/gitops-engine => ./gitops-engine
+)
+
+replace example.com/single v1.0.0 => example.com/fork v1.0.1 // a comment
+"""
+
+
+def test_module_replaces_copies_published_pins_and_skips_local_paths() -> None:
+    assert binaries.module_replaces(ARGOCD_STYLE_GOMOD) == [
+        ("github.com/golang/protobuf", "github.com/golang/protobuf", "v1.5.4"),
+        ("gopkg.in/yaml.v2", "gopkg.in/yaml.v2", "v2.4.0"),
+        ("k8s.io/api", "k8s.io/api", "v0.34.0"),
+        ("example.com/single", "example.com/fork", "v1.0.1"),
+    ]
+
+
+def test_argocd_version_is_read_from_its_client_banner(tmp_path: Path) -> None:
+    fake = tmp_path / "argocd"
+    fake.write_text("#!/bin/sh\necho 'argocd: v3.2.11+unknown'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    assert binaries.probe_version(versions.ARGOCD, fake) == "3.2.11+unknown"
