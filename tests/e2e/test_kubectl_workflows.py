@@ -82,10 +82,13 @@ def test_get_wide_adds_reason_and_latest(kubectl: Any, ready_agent: tuple[str, s
     header, row = kubectl("get", "hagent", name, "-n", namespace, "-o", "wide").stdout.splitlines()
     assert header.split() == [
         "NAME", "AGENT", "SERVING", "TRAFFIC", "PHASE", "READY", "REASON", "LATEST",
-        "ENDPOINT", "AGE",
+        "ENDPOINT", "PROJECT", "AGE",
     ]  # fmt: skip
     assert row.split()[:8] == [name, name, "1", "1:100%", "Ready", "True", "VersionActive", "1"]
     assert row.split()[8].endswith(f"/agents/{name}/endpoint/protocols/openai")
+    # No spec.projectRef (the operator's own project): kubectl leaves PROJECT blank, so the
+    # row has one field fewer than the header.
+    assert len(row.split()) == len(header.split()) - 1
 
 
 def test_get_by_category_and_full_name(kubectl: Any, ready_agent: tuple[str, str]) -> None:
