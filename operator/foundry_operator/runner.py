@@ -88,12 +88,18 @@ async def _operate(settings: Settings) -> bool:
     """Lead (if asked to), then run kopf until it stops; True if it stopped because the
     Lease was lost."""
     lost = asyncio.Event()
+    runtime = Runtime(settings)
     elector: LeaderElector | None = None
     lease_client = KubeClient(config.load(), connections=4) if settings.leader_election else None
     try:
         if lease_client is not None:
             elector = await _lead(settings, lease_client)
-            elector.keep(lost.set)
+
+            def on_lost() -> None:
+                lost.set()
+                runtime.stopping.set()
+
+            elector.keep(on_lost)
         if not settings.namespaces:
             handlers.serve_cluster_projects()
         await kopf.operator(
@@ -102,8 +108,8 @@ async def _operate(settings: Settings) -> bool:
             # One active replica is the Lease's job, not kopf peering's.
             standalone=True,
             liveness_endpoint=settings.liveness_url,
-            stop_flag=lost,
-            memo=Runtime(settings),
+            stop_flag=runtime.stopping,
+            memo=runtime,
         )
     finally:
         if elector is not None:

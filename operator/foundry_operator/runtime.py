@@ -6,8 +6,9 @@ object, after the startup handler has filled it in, so every copy shares these p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.identity.aio import DefaultAzureCredential
@@ -68,6 +69,9 @@ class Runtime:
     _toolbox_engine: Engine | None = None
     # One engine instance per project kind; the cluster one only in a cluster-wide install.
     _project_engines: dict[str, Engine] | None = None
+    # kopf's stop flag. kopf waits up to 5 s for every task still alive after cleanup, its
+    # own waiter on this flag included: setting it at cleanup lets a stopping pod exit at once.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def engine(self) -> Engine:
@@ -266,6 +270,7 @@ class Runtime:
         return not await self.missing_crds()
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.watcher is not None:
             await self.watcher.stop()
         if self._engine is not None:
