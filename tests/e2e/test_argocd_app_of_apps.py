@@ -2,23 +2,23 @@
 then an agent removed from git is pruned through its finalizer.
 
 A real Argo CD (the session's, see tests/conftest.py) syncs examples/argocd/app-of-apps.yaml
-from git onto a second devcluster that has a node and nothing else: no HostedAgent CRD, no
-operator. The chart's operator runs there as a Pod from the project's image. The examples
-are committed as a user would after filling in their CHANGE ME values: the repository, the
-branch, the destination cluster (registered with Argo CD as a cluster Secret) and the chart
-values that point the Pod at the Foundry emulator.
+from git onto a second devcluster (the session's node cluster, before test_node_chart.py
+uses it) that has a node and nothing else: no HostedAgent CRD, no operator. The chart's
+operator runs there as a Pod from the project's image. The examples are committed as a
+user would after filling in their CHANGE ME values: the repository, the branch, the
+destination cluster (registered with Argo CD as a cluster Secret) and the chart values
+that point the Pod at the Foundry emulator.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from nodekit import NodeEnv, node_env
+from nodekit import NodeEnv
 
 from foundry_devtools.argocd import NAMESPACE, GitServer, LocalArgoCD
 from support import wait_for
@@ -29,8 +29,8 @@ CHART = REPO / "charts" / "foundry-agent-operator"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeEnv]:
-    yield from node_env(tmp_path_factory.mktemp("argocd-node"))
+def env(node: NodeEnv) -> NodeEnv:
+    return node
 
 
 def helm_parameters(set_args: list[str]) -> list[dict[str, str]]:
@@ -174,3 +174,17 @@ def test_app_of_apps_syncs_the_operator_then_the_agents_and_prunes_a_removed_age
                 check=False, timeout=130,
             )  # fmt: skip
         argocd.unregister_cluster("node")
+        # The node cluster is the session's, and test_node_chart.py installs operators of
+        # its own there next: the one Argo CD installed goes, after the agents it finalizes.
+        for namespace in ("agents", "foundry-system"):
+            env.kubectl(
+                "delete", "namespace", namespace, "--ignore-not-found", "--timeout=120s",
+                check=False, timeout=130,
+            )  # fmt: skip
+        env.kubectl(
+            "delete",
+            "clusterroles,clusterrolebindings,validatingadmissionpolicies,"
+            "validatingadmissionpolicybindings",
+            "-l", "app.kubernetes.io/instance=foundry-agent-operator", "--ignore-not-found",
+            check=False,
+        )  # fmt: skip

@@ -1,11 +1,11 @@
 """The chart on a real node: the image built from our Dockerfile runs as the chart's Pod.
 
-One devcluster with a node (controllers, scheduler, kubelet, containerd) for the module,
-the image built with buildah and loaded into the node, and a Foundry emulator the pods
-reach at the pod network's gateway (DNAT onto its loopback ports). Everything the operator
-does here it does as a Pod: with its ServiceAccount's token only, under the chart's
-security context (non-root UID, read-only root filesystem) in a namespace that enforces
-Pod Security "restricted", with the kubelet's probes deciding readiness.
+The session's devcluster with a node (controllers, scheduler, kubelet, containerd; see
+conftest.py), the image built with buildah and loaded into the node, and a Foundry emulator
+the pods reach at the pod network's gateway (DNAT onto its loopback ports). Everything the
+operator does here it does as a Pod: with its ServiceAccount's token only, under the
+chart's security context (non-root UID, read-only root filesystem) in a namespace that
+enforces Pod Security "restricted", with the kubelet's probes deciding readiness.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from nodekit import CHART, NodeEnv, node_env
+from nodekit import CHART, NodeEnv
 
 from support import wait_for
 
@@ -27,8 +26,8 @@ AGENT_IMAGE = "myregistry.azurecr.io/agents/node-test:1"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeEnv]:
-    yield from node_env(tmp_path_factory.mktemp("node"))
+def env(node: NodeEnv) -> NodeEnv:
+    return node
 
 
 def restricted_namespace(env: NodeEnv, prefix: str) -> str:
