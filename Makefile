@@ -40,7 +40,7 @@ node: install
 
 # Argo CD for the GitOps tests (tests/integration/gitops/test_argocd_live.py and the
 # app-of-apps e2e test), built from its Go module and cached like the control plane; a cold
-# build takes about 25 minutes on 2 cores, a warm one nothing.
+# build (module downloads included) takes about 13 minutes on 2 cores, a warm one nothing.
 argocd: install
 	$(BIN)/foundry-devcluster build --argocd
 
@@ -51,9 +51,12 @@ image: install
 
 # The node e2e tests (tests/e2e/test_node_chart.py) build the image themselves too; doing it
 # here first shows its progress on screen instead of inside the test session.
+# Two workers (pytest-xdist): most tests wait on servers, so two sessions, each with its own
+# control plane, emulator and operator, share the 2 cores; tests/conftest.py keeps the node
+# and Argo CD tests together in one worker.
 test: lint controlplane node argocd
 	$(BIN)/foundry-devcluster build-image --out dist --if-possible
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: install
 	$(BIN)/pytest tests/unit

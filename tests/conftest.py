@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +28,9 @@ from foundry_devtools.devcluster import binaries, versions
 from foundry_devtools.devcluster.cluster import DevCluster
 from foundry_devtools.devcluster.hostdeps import HostDependencyError
 from foundry_devtools.emulator.process import EmulatorProcess
-from foundry_devtools.kubewait import wait_established
 from foundry_devtools.local import OperatorProcess
 from support import TEST_RESYNC_SECONDS, KubeEnv
+from support.cluster import Kubectl, install_crds, kube_env, kubectl_for, own_control_plane
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,15 +49,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Under `make test` (pytest-xdist, `--dist loadgroup`) these run in one worker, in this
+# order: the session's node cluster serves the app-of-apps test (which needs it empty) and
+# then test_node_chart.py (whose last test stops it), and one Argo CD serves them all.
+ONE_WORKER = {
+    "e2e/test_argocd_app_of_apps.py": "node",
+    "e2e/test_node_chart.py": "node",
+    "integration/gitops/test_argocd_live.py": "node",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The folder is the tier: tests/unit, tests/integration, tests/e2e.
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        # The folder is the tier: tests/unit, tests/integration, tests/e2e.
         if parts and parts[0] in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
-
-
-Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+        group = ONE_WORKER.get("/".join(parts))
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -71,38 +80,17 @@ def kube(
         yield KubeEnv(Path(existing), tools["kubectl"], tools["helm"])
         return
     keep_dir = os.environ.get("FOUNDRY_TEST_CLUSTER_DIR")
-    root = Path(keep_dir) if keep_dir else tmp_path_factory.mktemp("devcluster")
-    cluster = DevCluster(root)
-    cluster.start()
-    tools = binaries.ensure((versions.KUBECTL, versions.HELM))
-    try:
-        yield KubeEnv(cluster.kubeconfig, tools["kubectl"], tools["helm"])
-    finally:
-        if not keep_dir:
-            cluster.stop()
+    if keep_dir:
+        cluster = DevCluster(Path(keep_dir))
+        cluster.start()
+        yield kube_env(cluster)
+        return
+    yield from own_control_plane(tmp_path_factory.mktemp("devcluster"))
 
 
 @pytest.fixture(scope="session")
 def kubectl(kube: KubeEnv) -> Kubectl:
-    def run(
-        *args: str, input: str | None = None, check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(kube.kubectl_bin), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=kube.env,
-            timeout=timeout,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
-            )
-        return proc
-
-    return run
+    return kubectl_for(kube)
 
 
 @pytest.fixture
@@ -118,18 +106,7 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def crd_installed(kubectl: Kubectl, kube: KubeEnv) -> None:
-    """The project's CRDs, applied and Established."""
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    wait_established(
-        [
-            "hostedagents.foundry.agents.dev",
-            "foundrytoolboxes.foundry.agents.dev",
-            "foundryprojects.foundry.agents.dev",
-            "clusterfoundryprojects.foundry.agents.dev",
-        ],
-        kube.env,
-        kubectl=str(kube.kubectl_bin),
-    )
+    install_crds(kubectl, kube)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,10 @@
 """Deleting the HostedAgent CRD while agents exist: the deletions run, the CRD goes, and no
-Foundry version is left behind (never a CRD stuck Terminating)."""
+Foundry version is left behind (never a CRD stuck Terminating).
+
+Deleting the CRD would break every other test of the session's cluster (whatever other
+tests left there blocks the deletion, and a terminating CRD refuses new objects), so this
+module has a control plane of its own: ``kube``, ``kubectl`` and ``crd_installed`` are
+overridden here, and every fixture built on them (``namespace``) follows."""
 
 from __future__ import annotations
 
@@ -13,14 +18,30 @@ from azure.ai.projects import AIProjectClient
 from foundry_devtools.emulator.process import EmulatorProcess
 from foundry_devtools.local import OperatorProcess
 from support import KubeEnv, wait_for
+from support.cluster import Kubectl, install_crds, kubectl_for, own_control_plane
 from support.hagent import IMAGE, manifest, unique, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = "crd/hostedagents.foundry.agents.dev"
 
 
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeEnv]:
+    yield from own_control_plane(tmp_path_factory.mktemp("crd-cluster"))
+
+
+@pytest.fixture(scope="module")
+def kubectl(kube: KubeEnv) -> Kubectl:
+    return kubectl_for(kube)
+
+
+@pytest.fixture(scope="module")
+def crd_installed(kubectl: Kubectl, kube: KubeEnv) -> None:
+    install_crds(kubectl, kube)
+
+
 @pytest.fixture
-def crds_back(kubectl: Any) -> Iterator[None]:
+def crds_back(kubectl: Any, crd_installed: None) -> Iterator[None]:
     yield
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", CRD)
@@ -28,7 +49,7 @@ def crds_back(kubectl: Any) -> Iterator[None]:
 
 @pytest.fixture
 def cluster_operator(
-    kube: KubeEnv, emulator: EmulatorProcess, no_session_operator: None, tmp_path: Path
+    kube: KubeEnv, emulator: EmulatorProcess, crd_installed: None, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     proc = OperatorProcess(
         tmp_path / "operator.log",
