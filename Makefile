@@ -56,7 +56,7 @@ image: install
 # and Argo CD tests together in one worker.
 test: lint controlplane node argocd
 	$(BIN)/foundry-devcluster build-image --out dist --if-possible
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 unit: install
 	$(BIN)/pytest tests/unit
