@@ -157,6 +157,11 @@ class Engine:
         self._rand = rand
         self._phases = phases
         self._entries: dict[Key, _Entry] = {}
+        # Objects per phase, kept as phases change: recounting the whole cache at every
+        # status write made a burst of N objects cost N squared.
+        self._tally: Counter[Phase] = Counter()
+        for each in Phase:
+            phases.labels(each.value).set(0)
         self._released: dict[Key, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -174,6 +179,8 @@ class Engine:
             return
         entry = self._entries.get(key)
         if entry is None or entry.body.get("metadata", {}).get("uid") != meta.get("uid"):
+            if entry is not None:
+                self._set_phase(entry, None)
             self._entries[key] = _Entry(body)
             self.queue.add(key)
             return
@@ -211,10 +218,11 @@ class Engine:
         self._writer.forget(uid)
         self._recorder.forget(uid)
         self._refs.remove(*key)
-        if entry is not None and entry.agent:
-            self._wake_agent_users(entry.agent)
-            self._reconciler.release_agent(entry.agent)
-        self._count_phases()
+        if entry is not None:
+            self._set_phase(entry, None)
+            if entry.agent:
+                self._wake_agent_users(entry.agent)
+                self._reconciler.release_agent(entry.agent)
 
     def _wake_agent_users(self, agent: str) -> None:
         """The owner of a Foundry agent went away: whoever else names the agent (and was
@@ -309,7 +317,7 @@ class Engine:
         if outcome.look is Look.DONE:
             self._finish_release(key)
         else:
-            entry.phase = Phase.DELETING
+            self._set_phase(entry, Phase.DELETING)
             self._schedule(key, entry, outcome.look, outcome.retry_after)
 
     def _finish_release(self, key: Key) -> None:
@@ -322,8 +330,7 @@ class Engine:
         if outcome.status is not None:
             status = _redacted(status_patch(outcome.status), outcome.secrets)
             await self._writer.write(ref, resource.status or {}, status)
-            entry.phase = outcome.status.phase
-            self._count_phases()
+            self._set_phase(entry, outcome.status.phase)
         for event in outcome.events:
             await self._recorder.post(
                 ref,
@@ -340,10 +347,14 @@ class Engine:
             self.queue.add_after(key, delay)
         return delay
 
-    def _count_phases(self) -> None:
-        counts = Counter(e.phase for e in self._entries.values() if e.phase is not None)
-        for each in Phase:
-            self._phases.labels(each.value).set(counts.get(each, 0))
+    def _set_phase(self, entry: _Entry, phase: Phase | None) -> None:
+        if entry.phase is phase:
+            return
+        for each, step in ((entry.phase, -1), (phase, 1)):
+            if each is not None:
+                self._tally[each] += step
+                self._phases.labels(each.value).set(self._tally[each])
+        entry.phase = phase
 
 
 def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
