@@ -75,9 +75,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The folder is the tier: tests/unit, tests/integration, tests/e2e.
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
-        # The folder is the tier: tests/unit, tests/integration, tests/e2e.
         if parts and parts[0] in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
 

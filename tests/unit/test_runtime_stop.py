@@ -8,7 +8,6 @@ it, and its own waiter on ``stop_flag`` is one of them: left unset, each SIGTERM
 from __future__ import annotations
 
 import asyncio
-import copy
 
 from foundry_operator.runtime import Runtime
 from foundry_operator.settings import Settings
@@ -22,9 +21,3 @@ def test_cleanup_sets_the_stop_flag_kopf_waits_on() -> None:
         return before, runtime.stopping.is_set()
 
     assert asyncio.run(stop_once()) == (False, True)
-
-
-def test_kopfs_copies_of_the_runtime_share_one_stop_flag() -> None:
-    # kopf copies memo shallowly per object; a copy's flag must be the operator's flag.
-    runtime = Runtime(Settings(project_endpoint="https://example.invalid/api/projects/p"))
-    assert copy.copy(runtime).stopping is runtime.stopping
