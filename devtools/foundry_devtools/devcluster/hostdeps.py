@@ -56,9 +56,11 @@ ARGOCD = (
     Need("redis-server", command="redis-server"),
     Need("git", command="git"),
 )
-# What `make image` runs.
+# What `make image` runs. buildah only *recommends* an OCI runtime, so an install without
+# recommends has none and every RUN step fails with "exec: no command": name runc here.
 IMAGE = (
     Need("buildah", command="buildah"),
+    Need("runc", command="runc"),
     Need("mmdebstrap", command="mmdebstrap"),
 )
 
