@@ -34,6 +34,7 @@ from .reconcile.project import ready_marker
 from .runtime import Runtime
 
 FINALIZER = f"{GROUP}/finalizer"
+IDLE_WORKER_SECONDS = 0.5
 
 
 class _NoProgress(kopf.ProgressStorage):
@@ -113,6 +114,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> N
     settings.persistence.diffbase_storage = _NoDiffBase()
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # kopf keeps a worker per object until it has idled this long, and the worker holds the
+    # object's last raw event (managedFields and all) while it waits. The engine has its own
+    # copy and queue, so a worker need not outlive its event: under a burst of a thousand
+    # new objects, kopf's default of 5 s kept every one of those bodies alive.
+    settings.queueing.idle_timeout = IDLE_WORKER_SECONDS
     # Events come from the engine's recorder as foundry-agent-operator, never from kopf.
     settings.posting.enabled = False
     settings.posting.level = logging.CRITICAL
