@@ -305,12 +305,15 @@ class Engine:
         if fresh is None:
             self._finish_release(key)
             return
-        entry.body = fresh = slim(fresh)
         meta = fresh.get("metadata") or {}
         if self._finalizer not in (meta.get("finalizers") or []):
             self._finish_release(key)
             return
         resource = resource_of(fresh)
+        # The fresh copy decides this look only (the next one reads again). The entry keeps
+        # the watched body, whose parts the event kopf holds for the waiting deletion
+        # handler shares: storing the read held a second copy of every deleting object,
+        # the peak of a mass deletion's memory.
         outcome = await self._reconciler.delete(resource)
         metrics.RECONCILES.labels(outcome.result).inc()
         await self._report(resource, entry, outcome)
