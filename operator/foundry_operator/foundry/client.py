@@ -51,6 +51,7 @@ from ..reconcile.errors import CREDENTIAL_REJECTED
 from ..reconcile.observed import AgentInfo, EndpointFacts, Identity, VersionInfo
 from ..reconcile.toolbox import ToolboxInfo, ToolboxVersionInfo
 from .probe import ProbeResult, probe_version
+from .slots import Slots
 
 T = TypeVar("T")
 
@@ -61,6 +62,9 @@ QUICK_RETRIES = 2
 QUICK_RETRY_MAX_SECONDS = 5.0
 # The largest page of a list Foundry serves.
 LIST_PAGE_SIZE = 100
+# Calls that other objects' reconciles wait on go before the rest when every slot is busy:
+# a page of the agent directory's listing answers many new objects at once.
+URGENT_OPERATIONS = frozenset({"list_agents"})
 
 # The scope get_openai_client asks the credential for (a literal in the SDK's method, not
 # part of its configuration).
@@ -325,7 +329,7 @@ class FoundryClient:
             policies=_pipeline(endpoint, credential, options),
             **options,
         )
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self._limit = Slots(max_concurrency)
         # The API version the SDK's own requests carry ("v1" on the GA line).
         self._api_version = str(self._client._config.api_version)
 
@@ -363,20 +367,21 @@ class FoundryClient:
                 attempt += 1
 
     async def _once(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        async with self._limit:
-            started = time.monotonic()
-            status = "error"
-            try:
-                result = await fn()
-                status = "ok"
-                return result
-            except Exception as exc:
-                translated = _translate(operation, exc)
-                status = str(translated.status or "network")
-                raise translated from None
-            finally:
-                metrics.FOUNDRY_REQUESTS.labels(operation, status).inc()
-                metrics.FOUNDRY_LATENCY.labels(operation).observe(time.monotonic() - started)
+        await self._limit.acquire(urgent=operation in URGENT_OPERATIONS)
+        started = time.monotonic()
+        status = "error"
+        try:
+            result = await fn()
+            status = "ok"
+            return result
+        except Exception as exc:
+            translated = _translate(operation, exc)
+            status = str(translated.status or "network")
+            raise translated from None
+        finally:
+            self._limit.release()
+            metrics.FOUNDRY_REQUESTS.labels(operation, status).inc()
+            metrics.FOUNDRY_LATENCY.labels(operation).observe(time.monotonic() - started)
 
     # --- versions ---------------------------------------------------------------------
 
