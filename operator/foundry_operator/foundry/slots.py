@@ -28,11 +28,10 @@ class Slots:
     def free(self) -> int:
         return self._free
 
-    def waiting(self) -> int:
-        return sum(1 for f in (*self._urgent, *self._normal) if not f.done())
-
     async def acquire(self, *, urgent: bool = False) -> None:
-        if self._free > 0 and not self.waiting():
+        # A slot is only ever counted free when nobody waits for it (release hands it to a
+        # waiter directly), so a free slot can be taken at once.
+        if self._free > 0:
             self._free -= 1
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()

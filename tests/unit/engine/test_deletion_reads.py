@@ -7,27 +7,14 @@ the object fresh at each look of a deletion; that read decides the look and is n
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
 from foundry_operator.controller import Outcome, Resource
-from foundry_operator.engine.runtime import Engine, Reconciles
-from foundry_operator.engine.writer import EventRecorder, StatusWriter
-from foundry_operator.kube.refwatch import RefIndex
-from foundry_operator.reconcile.nextlook import Look, Timing
+from foundry_operator.engine.runtime import Engine
+from foundry_operator.reconcile.nextlook import Look
+from support.engine import FINALIZER, engine_for
 
-FINALIZER = "foundry.agents.dev/finalizer"
 KEY = ("ns", "a")
-
-
-class Writer:
-    def observed(self, uid: str, resource_version: str) -> None: ...
-    def forget(self, uid: str) -> None: ...
-    async def write(self, *_: Any) -> None: ...
-
-
-class Recorder:
-    def forget(self, uid: str) -> None: ...
-    async def post(self, *_: Any) -> None: ...
 
 
 class Deleter:
@@ -64,16 +51,7 @@ def engine_with(deleter: Deleter, server: dict[str, Any]) -> Engine:
     async def read(_: tuple[str, str]) -> dict[str, Any] | None:
         return server.get("object")
 
-    return Engine(
-        cast(Reconciles, deleter),
-        cast(StatusWriter, Writer()),
-        cast(EventRecorder, Recorder()),
-        RefIndex(),
-        read,
-        finalizer=FINALIZER,
-        workers=1,
-        timing=Timing(),
-    )
+    return engine_for(deleter, read)
 
 
 def test_each_look_of_a_deletion_reads_the_policy_the_server_holds() -> None:

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from foundry_operator.api.status import HostedAgentStatus, Phase
 from foundry_operator.controller import Outcome, Resource
-from foundry_operator.engine.runtime import Engine, Reconciles
-from foundry_operator.engine.writer import EventRecorder, StatusWriter
-from foundry_operator.kube.refwatch import RefIndex
-from foundry_operator.reconcile.nextlook import Look, Timing
-
-FINALIZER = "foundry.agents.dev/finalizer"
-
-
-class Writer:
-    def observed(self, uid: str, resource_version: str) -> None: ...
-    def forget(self, uid: str) -> None: ...
-    async def write(self, *_: Any) -> None: ...
-
-
-class Recorder:
-    def forget(self, uid: str) -> None: ...
-    async def post(self, *_: Any) -> None: ...
+from foundry_operator.reconcile.nextlook import Look
+from support.engine import FINALIZER, engine_for
 
 
 class Reconciler:
@@ -39,10 +24,6 @@ class Reconciler:
         return Outcome(None, [], Look.DONE, "deleted")
 
     def release_agent(self, agent: str) -> None: ...
-
-
-async def no_read(_: tuple[str, str]) -> None:
-    return None
 
 
 def body(name: str) -> dict[str, Any]:
@@ -61,17 +42,7 @@ def body(name: str) -> dict[str, Any]:
 def test_the_gauge_follows_phases_and_forgets_deleted_objects() -> None:
     gauge = Gauge("agents", "per phase", ["phase"], registry=(registry := CollectorRegistry()))
     reconciler = Reconciler()
-    engine = Engine(
-        cast(Reconciles, reconciler),
-        cast(StatusWriter, Writer()),
-        cast(EventRecorder, Recorder()),
-        RefIndex(),
-        no_read,
-        finalizer=FINALIZER,
-        workers=1,
-        timing=Timing(),
-        phases=gauge,
-    )
+    engine = engine_for(reconciler, phases=gauge)
 
     def counts() -> dict[str, float]:
         return {
