@@ -11,7 +11,7 @@ import threading
 
 import kopf
 
-from . import handlers, metrics
+from . import handlers, metrics, tls_buffer
 from . import settings as settings_mod
 from .kube import config
 from .kube.api import KubeClient
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         settings.max_concurrency,
         settings.leader_election,
     )
+    tls_buffer.shrink()
     lost = False
     with contextlib.suppress(KeyboardInterrupt):
         lost = asyncio.run(_operate(settings))
