@@ -1,5 +1,6 @@
-"""An Engine for unit tests: the status writer and Event recorder do nothing, the
-reconciler and the read of a fresh object are the test's."""
+"""An Engine for unit tests: the status writer does nothing, the Event recorder does
+nothing unless the test brings its own, the reconciler and the read of a fresh object are
+the test's."""
 
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ def engine_for(
     read: Reader = no_read,
     *,
     phases: Gauge = metrics.RESOURCES,
+    recorder: object | None = None,
 ) -> Engine:
     return Engine(
         cast(Reconciles, reconciler),
         cast(StatusWriter, NullWriter()),
-        cast(EventRecorder, NullRecorder()),
+        cast(EventRecorder, recorder or NullRecorder()),
         RefIndex(),
         read,
         finalizer=FINALIZER,

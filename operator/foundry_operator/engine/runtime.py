@@ -128,6 +128,7 @@ class _Entry:
     phase: Phase | None = None
     agent: str | None = None
     looked: bool = False  # reconciled at least once by this process
+    deletion_looked: bool = False  # a look of its deletion has decided on the watched body
 
 
 class Engine:
@@ -299,12 +300,19 @@ class Engine:
         entry.looked = True
 
     async def _process_deletion(self, key: Key, entry: _Entry) -> None:
-        # kopf holds this object's watch events while its deletion handler waits, so read
-        # it fresh: the deletionPolicy may have been changed to let go.
-        fresh = await self._read(key)
-        if fresh is None:
-            self._finish_release(key)
-            return
+        # The first look decides on the watched body: the event that started the deletion,
+        # as fresh as a read made now. kopf holds the object's later events while its
+        # deletion handler waits, so every later look reads the object fresh: its
+        # deletionPolicy may have been changed to let go. (A read per deletion had doubled
+        # a mass deletion's requests to the API server, and each deletion waited on it.)
+        if entry.deletion_looked:
+            fresh = await self._read(key)
+            if fresh is None:
+                self._finish_release(key)
+                return
+        else:
+            fresh = entry.body
+            entry.deletion_looked = True
         meta = fresh.get("metadata") or {}
         if self._finalizer not in (meta.get("finalizers") or []):
             self._finish_release(key)
@@ -312,14 +320,22 @@ class Engine:
         resource = resource_of(fresh)
         # The fresh copy decides this look only (the next one reads again). The entry keeps
         # the watched body, whose parts the event kopf holds for the waiting deletion
-        # handler shares: storing the read held a second copy of every deleting object,
-        # the peak of a mass deletion's memory.
+        # handler shares: storing the read held a second copy of every deleting object.
         outcome = await self._reconciler.delete(resource)
         metrics.RECONCILES.labels(outcome.result).inc()
-        await self._report(resource, entry, outcome)
         if outcome.look is Look.DONE:
+            # kopf's waiting handler, and the event it holds, go as soon as Foundry is done;
+            # the closing Event follows. In a mass deletion each waiting handler holds its
+            # object's whole body, so the wait is the memory peak of the run.
+            if outcome.agent:
+                entry.agent = outcome.agent
             self._finish_release(key)
+            await self._report(resource, entry, outcome)
+            # The object is going: its Event series need not outlive it, even if its
+            # DELETED event came while the Event was being posted.
+            self._recorder.forget(resource.uid)
         else:
+            await self._report(resource, entry, outcome)
             self._set_phase(entry, Phase.DELETING)
             self._schedule(key, entry, outcome.look, outcome.retry_after)
 

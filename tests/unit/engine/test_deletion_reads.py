@@ -1,7 +1,9 @@
-"""A deletion decides on the object as the API server holds it now, look after look.
+"""A deletion's first look decides on the watched body (the event that started it); every
+later look decides on the object as the API server holds it now.
 
-kopf holds an object's watch events while its deletion handler waits, so the engine reads
-the object fresh at each look of a deletion; that read decides the look and is not kept.
+kopf holds an object's watch events while its deletion handler waits, so after the first
+look the engine reads the object fresh; that read decides the look and is not kept. kopf's
+waiting handler is let go as soon as Foundry's part is done, before the closing Event.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from foundry_operator.controller import Outcome, Resource
 from foundry_operator.engine.runtime import Engine
 from foundry_operator.reconcile.nextlook import Look
+from foundry_operator.reconcile.report import Event
 from support.engine import FINALIZER, engine_for
 
 KEY = ("ns", "a")
@@ -47,11 +50,12 @@ def body(policy: str) -> dict[str, Any]:
     return {"metadata": meta, "spec": {"deletionPolicy": policy}}
 
 
-def engine_with(deleter: Deleter, server: dict[str, Any]) -> Engine:
+def engine_with(deleter: Deleter, server: dict[str, Any], recorder: object | None = None) -> Engine:
     async def read(_: tuple[str, str]) -> dict[str, Any] | None:
+        server["reads"] = server.get("reads", 0) + 1
         return server.get("object")
 
-    return engine_for(deleter, read)
+    return engine_for(deleter, read, recorder=recorder)
 
 
 def test_each_look_of_a_deletion_reads_the_policy_the_server_holds() -> None:
@@ -72,3 +76,63 @@ def test_each_look_of_a_deletion_reads_the_policy_the_server_holds() -> None:
 
     assert asyncio.run(run())
     assert deleter.seen == ["Retain", "Orphan"]
+
+
+def test_a_deletion_done_at_its_first_look_reads_nothing_from_the_api_server() -> None:
+    # A mass deletion: the event that started each deletion says all the first look needs.
+    deleter = Deleter()
+    server: dict[str, Any] = {"object": body("Orphan")}
+    engine = engine_with(deleter, server)
+
+    async def run() -> None:
+        engine.observe("MODIFIED", body("Orphan"))
+        released = asyncio.create_task(engine.release(body("Orphan")))
+        await engine._process(KEY)
+        await asyncio.wait_for(released, 1)
+
+    asyncio.run(run())
+    assert deleter.seen == ["Orphan"]
+    assert server.get("reads", 0) == 0
+
+
+class SlowRecorder:
+    """Posts an Event only when the test lets it; remembers what it forgot."""
+
+    def __init__(self) -> None:
+        self.posting = asyncio.Event()
+        self.go_on = asyncio.Event()
+        self.posted: list[str] = []
+        self.forgotten: list[str] = []
+
+    def forget(self, uid: str) -> None:
+        self.forgotten.append(uid)
+
+    async def post(self, _: object, event: Event) -> None:
+        self.posting.set()
+        await self.go_on.wait()
+        self.posted.append(event.reason)
+
+
+class Finisher(Deleter):
+    async def delete(self, resource: Resource) -> Outcome:
+        return Outcome(None, [Event("Normal", "Deleted", "gone")], Look.DONE, "deleted")
+
+
+def test_kopf_lets_go_of_a_deletion_before_its_closing_event_is_posted() -> None:
+    recorder = SlowRecorder()
+    engine = engine_with(Finisher(), {"object": body("Delete")}, recorder)
+
+    async def run() -> None:
+        engine.observe("MODIFIED", body("Delete"))
+        released = asyncio.create_task(engine.release(body("Delete")))
+        look = asyncio.create_task(engine._process(KEY))
+        await asyncio.wait_for(recorder.posting.wait(), 1)
+        # The Event is still on its way, and the handler no longer waits for it.
+        await asyncio.wait_for(released, 1)
+        assert recorder.posted == []
+        recorder.go_on.set()
+        await asyncio.wait_for(look, 1)
+
+    asyncio.run(run())
+    assert recorder.posted == ["Deleted"]
+    assert recorder.forgotten == ["uid-a"]
