@@ -1,11 +1,12 @@
 """kopf wiring only: which Kubernetes event feeds which part of the engine.
 
-kopf watches HostedAgents and FoundryToolboxes and holds the finalizer
-``foundry.agents.dev/finalizer`` on both; every watch event goes to :meth:`Engine.observe`
+kopf watches HostedAgents, FoundryToolboxes and the project kinds and holds the finalizer
+``foundry.agents.dev/finalizer`` on them; every watch event goes to :meth:`Engine.observe`
 of that resource's engine, and a deletion waits in :meth:`Engine.release` until the
-engine's reconcile of the deleted object says it is done. The two watches also feed the
-toolbox links (``links.py``), which only say whom to enqueue: the HostedAgents of a toolbox
-whose current version moved, and the toolbox a HostedAgent stopped using. No handler decides
+engine's reconcile of the deleted object says it is done. The HostedAgent and toolbox
+watches also feed the toolbox links (``links.py``), which only say whom to enqueue: the
+HostedAgents of a toolbox whose current version moved, and the toolbox a HostedAgent
+stopped using. No handler decides
 anything or raises to be called again, so kopf keeps no progress or last-handled spec on
 the object: nothing of its bookkeeping is written to it (no annotation churn for watchers,
 and no copy of a large spec that could outgrow the annotation size limit).
@@ -14,6 +15,7 @@ and no copy of a large spec that could outgrow the annotation size limit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -84,10 +86,19 @@ async def login(memo: Runtime, **_: Any) -> kopf.AiohttpSession:
         info = kopf.ConnectionInfo(**await config.kopf_login(config.load()))
     except config.ConfigError as exc:
         raise kopf.LoginError(str(exc)) from None
-    # Every watch stream holds a connection for as long as it runs: one per resource and
-    # watched namespace, on top of the cap.
-    watches = 2 * max(1, len(memo.settings.namespaces))
-    return capped_session(info, memo.settings.kube_connections + watches)
+    # Every watch stream holds a connection for as long as it runs, on top of the cap.
+    return capped_session(
+        info, memo.settings.kube_connections + watch_streams(memo.settings.namespaces)
+    )
+
+
+def watch_streams(namespaces: Sequence[str]) -> int:
+    """kopf's watch streams: one per namespaced kind and watched namespace (or one
+    cluster-wide), and the ClusterFoundryProjects' when cluster-wide."""
+    namespaced = len((PLURAL, TOOLBOX_PLURAL, PROJECT_PLURAL))
+    if not namespaces:
+        return namespaced + 1
+    return namespaced * len(namespaces)
 
 
 def capped_session(info: kopf.ConnectionInfo, connections: int) -> kopf.AiohttpSession:

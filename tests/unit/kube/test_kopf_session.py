@@ -6,7 +6,7 @@ import asyncio
 
 import kopf
 
-from foundry_operator.handlers import capped_session
+from foundry_operator.handlers import capped_session, watch_streams
 
 
 def test_kopf_session_carries_the_token_and_caps_connections() -> None:
@@ -25,3 +25,11 @@ def test_kopf_session_carries_the_token_and_caps_connections() -> None:
     assert limit == 12
     assert authorization == "Bearer t0ken"
     assert server == "https://127.0.0.1:6443"
+
+
+def test_each_watch_stream_gets_a_connection_beyond_the_cap() -> None:
+    # HostedAgents, FoundryToolboxes and FoundryProjects per namespace; cluster-wide also
+    # ClusterFoundryProjects. A stream short would take one of the cap's request connections.
+    assert watch_streams([]) == 4
+    assert watch_streams(["a"]) == 3
+    assert watch_streams(["a", "b"]) == 6
