@@ -180,6 +180,10 @@ class Engine:
         self._read = read
         self._finalizer = finalizer
         self._workers = workers
+        # Deletions are Foundry-bound (two calls each), so a quarter of the workers keeps
+        # every slot busy. The rest wait here holding only a key, not a decoded body and its
+        # models: under a mass deletion those were hundreds of copies at once.
+        self._deleting = asyncio.Semaphore(max(1, workers // 4))
         self._timing = timing
         self._rand = rand
         self._phases = phases
@@ -297,7 +301,8 @@ class Engine:
         if entry is None:
             return
         if entry.trigger.deleting:
-            await self._process_deletion(key, entry)
+            async with self._deleting:
+                await self._process_deletion(key, entry)
             return
         if not entry.trigger.finalized:
             return  # kopf adds it first; its event brings us back before any Foundry work

@@ -136,3 +136,56 @@ def test_kopf_lets_go_of_a_deletion_before_its_closing_event_is_posted() -> None
     asyncio.run(run())
     assert recorder.posted == ["Deleted"]
     assert recorder.forgotten == ["uid-a"]
+
+
+class Blocking(Deleter):
+    """Each deletion and reconcile waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside: list[str] = []
+        self.entered = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def reconcile(self, resource: Resource) -> Outcome:
+        self.inside.append(f"reconcile {resource.name}")
+        return Outcome(None, [], Look.DONE, "ok")
+
+    async def delete(self, resource: Resource) -> Outcome:
+        self.inside.append(f"delete {resource.name}")
+        self.entered.set()
+        await self.go_on.wait()
+        return Outcome(None, [], Look.DONE, "deleted")
+
+
+def named(name: str, *, deleting: bool) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "namespace": "ns",
+        "name": name,
+        "uid": f"uid-{name}",
+        "generation": 1,
+        "finalizers": [FINALIZER],
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-03T00:00:00Z"
+    return {"metadata": meta, "spec": {"deletionPolicy": "Delete"}}
+
+
+def test_deletions_in_flight_are_bounded_and_live_objects_pass_them() -> None:
+    # engine_for has one worker, so one deletion at a time: a mass deletion's waiting
+    # reconciles hold only their keys, and a live object is reconciled meanwhile.
+    blocking = Blocking()
+    engine = engine_for(blocking)
+
+    async def run() -> None:
+        for name, deleting in (("d1", True), ("d2", True), ("live", False)):
+            engine.observe("MODIFIED", named(name, deleting=deleting))
+        looks = [asyncio.create_task(engine._process(("ns", n))) for n in ("d1", "d2")]
+        await asyncio.wait_for(blocking.entered.wait(), 1)  # d1 holds the bound, d2 waits
+        await asyncio.wait_for(engine._process(("ns", "live")), 1)
+        assert blocking.inside == ["delete d1", "reconcile live"]
+        blocking.go_on.set()
+        await asyncio.wait_for(asyncio.gather(*looks), 1)
+
+    asyncio.run(run())
+    assert blocking.inside == ["delete d1", "reconcile live", "delete d2"]
