@@ -6,10 +6,11 @@ of that resource's engine, and a deletion waits in :meth:`Engine.release` until 
 engine's reconcile of the deleted object says it is done. The HostedAgent and toolbox
 watches also feed the toolbox links (``links.py``), which only say whom to enqueue: the
 HostedAgents of a toolbox whose current version moved, and the toolbox a HostedAgent
-stopped using. No handler decides
-anything or raises to be called again, so kopf keeps no progress or last-handled spec on
-the object: nothing of its bookkeeping is written to it (no annotation churn for watchers,
-and no copy of a large spec that could outgrow the annotation size limit).
+stopped using. No handler decides anything or raises to be called again, so kopf keeps no
+progress or last-handled spec on the object: nothing of its bookkeeping is written to it
+(no annotation churn for watchers, and no copy of a large spec that could outgrow the
+annotation size limit). The one thing a handler changes is kopf's own copy of an event:
+it drops the event's managedFields (:func:`drop_managed_fields`).
 """
 
 from __future__ import annotations
