@@ -90,7 +90,9 @@ def key_of(body: Body) -> Key:
 
 
 class Trigger(NamedTuple):
-    """What a watch event must change for a reconcile to act on it."""
+    """What a watch event must change for a reconcile to act on it. Our own status writes
+    (and anyone's label edits) come back as events too; looking at Foundry for each of those
+    would double the reads for nothing."""
 
     uid: str
     generation: object
@@ -108,14 +110,6 @@ def trigger_of(body: Body, finalizer: str) -> Trigger:
         finalizer in (meta.get("finalizers") or []),
         tuple(sorted((str(k), str(v)) for k, v in (meta.get("annotations") or {}).items())),
     )
-
-
-def needs_reconcile(old: Body | None, new: Body, finalizer: str) -> bool:
-    """Whether a watch event says something a reconcile must act on. Our own status writes
-    (and anyone's label edits) come back as events too; looking at Foundry for each of those
-    would double the reads for nothing. A new uid, generation, deletion, finalizer or
-    annotation does."""
-    return old is None or trigger_of(old, finalizer) != trigger_of(new, finalizer)
 
 
 def resource_of(body: Body) -> Resource:

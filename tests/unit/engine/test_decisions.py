@@ -17,7 +17,7 @@ from foundry_operator.controller import (
     may_prune,
     refused_before,
 )
-from foundry_operator.engine.runtime import needs_reconcile
+from foundry_operator.engine.runtime import trigger_of
 from foundry_operator.engine.writer import merge_patch
 from foundry_operator.reconcile.nextlook import Counters, Look, Timing, next_look
 from foundry_operator.reconcile.observed import VersionInfo
@@ -75,15 +75,18 @@ def body(gen: int = 1, **meta: object) -> dict[str, object]:
 def test_our_own_status_writes_do_not_trigger_a_reconcile() -> None:
     old = {**body(), "status": {"phase": "Provisioning"}}
     new = {**body(), "status": {"phase": "Ready"}}
-    assert not needs_reconcile(old, new, FIN)
+    assert trigger_of(old, FIN) == trigger_of(new, FIN)
 
 
 def test_spec_deletion_finalizer_and_annotations_do() -> None:
-    assert needs_reconcile(body(1), body(2), FIN)
-    assert needs_reconcile(body(), body(deletionTimestamp="2026-01-01T00:00:00Z"), FIN)
-    assert needs_reconcile({"metadata": {"uid": "u", "generation": 1}}, body(), FIN)
-    assert needs_reconcile(body(), body(annotations={"retry.foundry.agents.dev/token": "1"}), FIN)
-    assert needs_reconcile(None, body(), FIN)
+    def moved(old: dict[str, object], new: dict[str, object]) -> bool:
+        return trigger_of(old, FIN) != trigger_of(new, FIN)
+
+    assert moved(body(1), body(2))
+    assert moved(body(), body(deletionTimestamp="2026-01-01T00:00:00Z"))
+    assert moved({"metadata": {"uid": "u", "generation": 1}}, body())
+    assert moved(body(), body(annotations={"retry.foundry.agents.dev/token": "1"}))
+    assert moved(body(), body(uid="v"))
 
 
 def _failed(reason: str, spec_hash: str = "h") -> HostedAgentStatus:
